@@ -1,0 +1,1 @@
+"""Optional CUDA kernels. Each has a torch reference implementation that runs on the CPU."""

@@ -1,0 +1,1 @@
+"""Procedural generators. Each is ``sample_params(rng)`` plus a deterministic ``build(params)``."""

@@ -1,0 +1,1 @@
+"""Stochastic shader generators, split like the geometry generators into sample/build."""

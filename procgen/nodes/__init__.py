@@ -1,0 +1,1 @@
+"""NodeWrangler: concise building of shader, geometry-node and compositor trees."""

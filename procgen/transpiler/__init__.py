@@ -1,0 +1,1 @@
+"""Node tree -> Python source that rebuilds it (plus the CLI and operator around it)."""

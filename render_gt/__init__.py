@@ -1,0 +1,1 @@
+"""Cycles rendering with ground truth, the dataset writers and the bpy-free loader."""

@@ -1,0 +1,94 @@
+"""ProcDream benchmarks. Prints one JSON object; figures that compare are ratios from this run.
+
+    python scripts/bench.py [--only NAME ...] [--repeat N]
+
+Each benchmark is a function registered with ``@bench``; later issues add theirs here. These
+machines are noisy, so compare ratios taken in one run, never absolute seconds across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+BENCHES: dict[str, Callable[[int], dict]] = {}
+
+
+def bench(name: str):
+    def register(fn):
+        BENCHES[name] = fn
+        return fn
+
+    return register
+
+
+def timed(fn: Callable[[], object], repeat: int) -> float:
+    """Median wall time of ``repeat`` calls, in seconds."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+@bench("blender")
+def blender_basics(repeat: int) -> dict:
+    """Fixed costs every bpy test and dataset scene pays: import, factory reset, a tiny render."""
+    t0 = time.perf_counter()
+    import bpy
+
+    import_s = time.perf_counter() - t0
+    from procdream.procgen import placeholder_scene
+
+    reset_s = timed(lambda: bpy.ops.wm.read_factory_settings(use_empty=True), repeat)
+
+    def render(samples):
+        placeholder_scene.build(64, 48, samples)
+        return lambda: bpy.ops.render.render(write_still=False)
+
+    spp1 = timed(render(1), repeat)
+    spp16 = timed(render(16), repeat)
+    return {
+        "import_bpy_s": round(import_s, 3),
+        "factory_reset_s": round(reset_s, 4),
+        "cycles_64x48_1spp_s": round(spp1, 3),
+        "cycles_64x48_16spp_s": round(spp16, 3),
+        "ratio_16spp_over_1spp": round(spp16 / spp1, 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run ProcDream benchmarks; print one JSON object.")
+    parser.add_argument("--only", nargs="+", choices=sorted(BENCHES), help="run only these")
+    parser.add_argument("--repeat", type=int, default=3, help="timing repeats per figure (median)")
+    args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be >= 1")
+    results = {}
+    # Blender and Cycles log to fd 1 from C; send that to stderr so stdout is only the JSON.
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        for name in args.only or sorted(BENCHES):
+            results[name] = BENCHES[name](args.repeat)
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+    print(json.dumps({
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "repeat": args.repeat,
+        "results": results,
+    }, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Shared test setup: Blender factory reset between tests, and the gpu/slow markers."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _cuda_available() -> bool:
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def pytest_collection_modifyitems(config, items):
+    gpu_items = [item for item in items if "gpu" in item.keywords]
+    # Import torch only when a gpu test was collected: it costs seconds.
+    if gpu_items and not _cuda_available():
+        skip = pytest.mark.skip(reason="needs a CUDA GPU; torch sees none")
+        for item in gpu_items:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _blender_factory_reset():
+    """Every test starts from Blender's factory settings, so none sees another's data-blocks."""
+    if "bpy" in sys.modules:
+        sys.modules["bpy"].ops.wm.read_factory_settings(use_empty=True)
+    yield
+
+
+@pytest.fixture
+def bpy():
+    """The ``bpy`` module, reset to an empty factory scene."""
+    import bpy as _bpy
+
+    _bpy.ops.wm.read_factory_settings(use_empty=True)
+    return _bpy
+
+
+def run_python(args: list[str], *, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run this interpreter in a child process (for things that must start from a fresh Blender)."""
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env,
+                          timeout=timeout, cwd=ROOT)
