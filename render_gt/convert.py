@@ -1,0 +1,63 @@
+"""Raw Cycles passes -> ground truth in the dataset conventions. Pure numpy, bpy-free.
+
+Conventions (see DESIGN.md): depth is planar camera z in metres, +inf where nothing was hit;
+flow is (du, dv) in pixels with +u right and +v down; normals are unit vectors in the OpenCV
+camera frame pointing to the camera's side; instance 0 / semantic 0 is background.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .camera import pixel_rays
+
+#: Cycles writes 1e10 into the Depth pass where a camera ray hits nothing.
+CYCLES_NO_HIT = 1e9
+
+
+def instance_ids(object_index: np.ndarray) -> np.ndarray:
+    """Object Index pass (HxW or HxWx1 float, exact small integers) -> uint32 HxW."""
+    return np.rint(object_index.reshape(object_index.shape[:2])).astype(np.uint32)
+
+
+def depth_from_pass(z: np.ndarray, instance: np.ndarray) -> np.ndarray:
+    """Depth pass -> float32 HxW planar metres, +inf exactly where ``instance`` is 0.
+
+    Both come from the same point sample, so a hit always has an instance id; the mask makes
+    the +inf/background agreement exact even for surfaces farther than Cycles' 1e10 marker.
+    """
+    depth = z.reshape(z.shape[:2]).astype(np.float32)
+    depth = np.where((instance == 0) | (depth >= CYCLES_NO_HIT), np.float32(np.inf), depth)
+    return depth.astype(np.float32)
+
+
+def flows_from_vector(vector: np.ndarray, background: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cycles Vector pass (HxWx4) -> (forward t->t+1, backward t->t-1), each float32 HxWx2.
+
+    The pass holds RG = raster(prev) - raster(cur) and BA = raster(cur) - raster(next), with
+    raster y pointing up; the EXR rows are already top-down. So forward = (-B, +A) and
+    backward = (+R, -G). Background pixels get 0 flow (there is no surface to follow).
+    """
+    fwd = np.stack([-vector[..., 2], vector[..., 3]], axis=-1).astype(np.float32)
+    bwd = np.stack([vector[..., 0], -vector[..., 1]], axis=-1).astype(np.float32)
+    fwd[background] = 0.0
+    bwd[background] = 0.0
+    return fwd, bwd
+
+
+def normals_to_camera(normal_world: np.ndarray, world_from_camera: np.ndarray, K: np.ndarray,
+                      background: np.ndarray) -> np.ndarray:
+    """World-space Normal pass -> unit normals in the OpenCV camera frame, facing the camera.
+
+    A normal pointing away from the viewer (a back face) is flipped, so dot(n, ray) <= 0.
+    Background pixels are 0.
+    """
+    h, w = normal_world.shape[:2]
+    rot = world_from_camera[:3, :3]
+    n = normal_world[..., :3].astype(np.float64) @ rot  # R^T n for row vectors
+    rays = pixel_rays(K, w, h)
+    n = np.where((np.einsum("hwc,hwc->hw", n, rays) > 0)[..., None], -n, n)
+    norm = np.linalg.norm(n, axis=-1, keepdims=True)
+    n = np.divide(n, norm, out=np.zeros_like(n), where=norm > 1e-12)
+    n[background] = 0.0
+    return n.astype(np.float32)

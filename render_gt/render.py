@@ -1,0 +1,193 @@
+"""Render RGB and exact ground truth in one Cycles render, and write dataset frames.
+
+The RGB view layer renders at the configured samples. A second view layer (``cfg.gt_layer``)
+renders in the same render at 1 sample per pixel with the Depth, Vector, Normal and Object
+Index passes: Cycles takes the first sample at the pixel centre, so every GT channel is a
+point sample of the same surface and none blends two surfaces at an edge. Measured against
+the alternative of a separate GT render in scripts/bench.py ("render_gt").
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import bpy
+import numpy as np
+
+from . import camera, convert, labels, preview, writer
+from .config import RenderConfig
+from .exr import read_multilayer
+
+
+class RenderSetupError(ValueError):
+    """The scene or output cannot be rendered as asked; raised before any rendering starts."""
+
+
+def check_output_dir(out_dir: str | Path) -> Path:
+    """Create ``out_dir`` if needed and prove it is writable, or raise RenderSetupError."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise RenderSetupError(f"output folder {out} is not writable: {exc.strerror or exc}") from exc
+    return out
+
+
+def _rgb_layer(scene, cfg: RenderConfig):
+    for layer in scene.view_layers:
+        if layer.name != cfg.gt_layer:
+            return layer
+    raise RenderSetupError(f"scene {scene.name!r} has no view layer besides {cfg.gt_layer!r}")
+
+
+def prepare(scene, cfg: RenderConfig) -> None:
+    """Configure ``scene`` for a GT render: Cycles, resolution, the two view layers and passes.
+
+    Raises RenderSetupError (naming the problem) for a bad config or a scene with no camera.
+    Other view layers are switched off; motion blur is switched off because it zeroes the
+    Vector pass.
+    """
+    try:
+        cfg.validate()
+    except ValueError as exc:
+        raise RenderSetupError(str(exc)) from exc
+    if scene.camera is None:
+        raise RenderSetupError(f"scene {scene.name!r} has no camera; set scene.camera before rendering")
+    if scene.camera.data.type != "PERSP":
+        raise RenderSetupError(f"camera {scene.camera.name!r} is {scene.camera.data.type}; only perspective "
+                               "cameras are supported")
+    r = scene.render
+    r.engine = "CYCLES"
+    r.resolution_x, r.resolution_y, r.resolution_percentage = cfg.width, cfg.height, 100
+    r.use_motion_blur = False
+    r.use_border = False
+    scene.cycles.device = cfg.device
+    scene.cycles.samples = cfg.samples
+    scene.cycles.use_denoising = cfg.denoise
+
+    rgb = _rgb_layer(scene, cfg)
+    gt = scene.view_layers.get(cfg.gt_layer) or scene.view_layers.new(cfg.gt_layer)
+    for layer in scene.view_layers:
+        layer.use = layer in (rgb, gt)
+    rgb.samples = 0  # use the scene setting
+    gt.samples = 1
+    gt.cycles.use_denoising = False
+    gt.cycles.denoising_store_passes = False
+    for attr in ("use_pass_z", "use_pass_vector", "use_pass_normal", "use_pass_object_index"):
+        setattr(gt, attr, True)
+    # Data passes are written on surfaces at least this opaque: alpha-cut leaves count as hit.
+    gt.pass_alpha_threshold = 0.5
+
+    settings = r.image_settings
+    settings.media_type = "MULTI_LAYER_IMAGE"  # must precede the format in Blender 5.0
+    settings.file_format = "OPEN_EXR_MULTILAYER"
+    settings.color_depth = "32"
+    settings.exr_codec = "ZIP"
+
+
+def _save_rgb_png(scene, rgba_linear: np.ndarray, path: Path) -> None:
+    """Write scene-linear RGBA (rows top-down) as 8-bit PNG through the scene's colour management."""
+    h, w = rgba_linear.shape[:2]
+    img = bpy.data.images.new("procdream_rgb_tmp", w, h, alpha=False, float_buffer=True)
+    settings = scene.render.image_settings
+    saved = (settings.media_type, settings.file_format, settings.color_depth, settings.color_mode)
+    try:
+        img.pixels.foreach_set(np.ascontiguousarray(rgba_linear[::-1]).ravel())
+        settings.media_type = "IMAGE"
+        settings.file_format, settings.color_depth, settings.color_mode = "PNG", "8", "RGB"
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.png")
+        img.save_render(str(tmp), scene=scene)
+        os.replace(tmp, path)
+    finally:
+        bpy.data.images.remove(img)
+        settings.media_type = saved[0]
+        settings.file_format, settings.color_depth, settings.color_mode = saved[1:]
+
+
+def render_frame(scene, frame: int, frame_dir: str | Path, cfg: RenderConfig,
+                 records: list[labels.ObjectRecord], *, forward: bool, backward: bool) -> Path:
+    """Render ``frame`` of a prepared scene into ``frame_dir`` (committed atomically).
+
+    ``forward``/``backward`` say whether flow to the next/previous frame is written (the
+    dataset omits forward flow on the last frame and backward flow on the first).
+    """
+    frame_dir = Path(frame_dir)
+    scene.frame_set(frame)
+    staged = writer.staging_dir(frame_dir)
+    exr_path = staged / "passes.exr"
+    scene.render.filepath = str(exr_path)
+    bpy.ops.render.render(write_still=True, scene=scene.name)
+    passes = read_multilayer(exr_path)
+    rgb_name, gt_name = _rgb_layer(scene, cfg).name, cfg.gt_layer
+
+    cam = scene.camera
+    K = camera.intrinsics(scene, cam)
+    pose = camera.world_from_camera(cam)
+    instance = convert.instance_ids(passes[f"{gt_name}.Object Index"])
+    background = instance == 0
+    depth = convert.depth_from_pass(passes[f"{gt_name}.Depth"], instance)
+    fwd, bwd = convert.flows_from_vector(passes[f"{gt_name}.Vector"], background)
+    normal = convert.normals_to_camera(passes[f"{gt_name}.Normal"], pose, K, background)
+    lut = labels.semantic_lut(records)
+    if instance.max(initial=0) >= len(lut):
+        raise RuntimeError(f"Object Index pass holds id {instance.max()} but only {len(lut) - 1} objects "
+                           "were assigned; the scene changed after assign_instances()")
+    semantic = lut[instance]
+
+    _save_rgb_png(scene, passes[f"{rgb_name}.Combined"], staged / "rgb.png")
+    writer.save_npy(staged / "depth.npy", depth)
+    if forward:
+        writer.save_npy(staged / "flow_forward.npy", fwd)
+    if backward:
+        writer.save_npy(staged / "flow_backward.npy", bwd)
+    writer.save_npy(staged / "normal.npy", normal)
+    writer.save_npy(staged / "instance.npy", instance)
+    writer.save_npy(staged / "semantic.npy", semantic)
+    writer.save_json(staged / "camera.json", camera.camera_record(scene, cam, frame))
+    if cfg.preview:
+        # Blender's Python has no PNG reader, so the preview's RGB tile is a plain sRGB
+        # encoding of the linear render rather than the colour-managed rgb.png.
+        arrays = {"rgb": preview.srgb8(passes[f"{rgb_name}.Combined"]), "depth": depth, "normal": normal,
+                  "instance": instance, "semantic": semantic, "flow_forward": fwd if forward else bwd}
+        writer.save_png(staged / "preview.png", preview.compose(arrays))
+    if not cfg.keep_exr:
+        exr_path.unlink()
+    return writer.commit_dir(staged, frame_dir)
+
+
+def render_sequence(scene, frames: list[int], scene_dir: str | Path, cfg: RenderConfig,
+                    scene_info: dict | None = None, progress=None) -> list[Path]:
+    """Render consecutive ``frames`` into ``scene_dir/frame_NNNN`` and write ``scene.json``.
+
+    ``scene_info`` (seed, sampled params, ...) is merged into scene.json. ``progress`` is
+    called as ``progress(done, total)`` after each frame. Everything is checked before the
+    first render: config, camera, output folder, frame list.
+    """
+    if not frames:
+        raise RenderSetupError("no frames to render")
+    if any(b - a != 1 for a, b in zip(frames, frames[1:], strict=False)):
+        raise RenderSetupError(f"frames must be consecutive (the Vector pass is per frame step), got {frames}")
+    prepare(scene, cfg)
+    out = check_output_dir(scene_dir)
+    writer.clean_stale(out)
+    scene.frame_set(frames[0])
+    records = labels.assign_instances(scene)
+    info = dict(scene_info or {})
+    info.update({
+        "objects": [r.to_json() for r in records],
+        "categories": {k: v for k, v in labels.CATEGORIES.items()},
+        "frames": list(frames),
+        "render": {"width": cfg.width, "height": cfg.height, "samples": cfg.samples, "gt_samples": 1},
+    })
+    done = []
+    for i, frame in enumerate(frames):
+        done.append(render_frame(scene, frame, out / f"frame_{frame:04d}", cfg, records,
+                                 forward=i < len(frames) - 1, backward=i > 0))
+        if progress:
+            progress(i + 1, len(frames))
+    writer.save_json(out / "scene.json", info)
+    return done
