@@ -80,7 +80,7 @@ def compose(frame: dict[str, np.ndarray]) -> np.ndarray:
     tiles = [
         rgb,
         depth_image(frame["depth"]),
-        flow_image(flow) if flow is not None else np.zeros_like(rgb),
+        flow_image(flow) * (frame["instance"] != 0)[..., None] if flow is not None else np.zeros_like(rgb),
         id_image(frame["instance"]),
         normal_image(frame["normal"]),
         id_image(frame["semantic"]),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import bpy
@@ -81,12 +82,13 @@ def prepare(scene, cfg: RenderConfig) -> None:
         setattr(gt, attr, True)
     # Data passes are written on surfaces at least this opaque: alpha-cut leaves count as hit.
     gt.pass_alpha_threshold = 0.5
+    gt.use_pass_combined = False  # the GT layer's shaded image is never read
 
     settings = r.image_settings
     settings.media_type = "MULTI_LAYER_IMAGE"  # must precede the format in Blender 5.0
     settings.file_format = "OPEN_EXR_MULTILAYER"
     settings.color_depth = "32"
-    settings.exr_codec = "ZIP"
+    settings.exr_codec = "NONE"  # a scratch file, read back at once: compression is wasted time
 
 
 def _save_rgb_png(scene, rgba_linear: np.ndarray, path: Path) -> None:
@@ -108,6 +110,67 @@ def _save_rgb_png(scene, rgba_linear: np.ndarray, path: Path) -> None:
         settings.file_format, settings.color_depth, settings.color_mode = saved[1:]
 
 
+@dataclass
+class _RenderedFrame:
+    """A rendered frame's raw passes and camera, and where its files go."""
+
+    staged: Path
+    final: Path
+    passes: dict[str, np.ndarray]
+    rgb_layer: str
+    camera: dict
+    forward: bool
+    backward: bool
+
+
+def _render_passes(scene, frame: int, frame_dir: Path, cfg: RenderConfig, *, forward: bool,
+                   backward: bool) -> _RenderedFrame:
+    """The part that needs bpy: render, read the passes back, write rgb.png."""
+    scene.frame_set(frame)
+    staged = writer.staging_dir(frame_dir)
+    exr_path = staged / "passes.exr"
+    scene.render.filepath = str(exr_path)
+    bpy.ops.render.render(write_still=True, scene=scene.name)
+    passes = read_multilayer(exr_path)
+    if not cfg.keep_exr:
+        exr_path.unlink()
+    rgb_layer = _rgb_layer(scene, cfg).name
+    _save_rgb_png(scene, passes[f"{rgb_layer}.Combined"], staged / "rgb.png")
+    return _RenderedFrame(staged, frame_dir, passes, rgb_layer, camera.camera_record(scene, scene.camera, frame),
+                          forward, backward)
+
+
+def _finish_frame(job: _RenderedFrame, lut: np.ndarray, cfg: RenderConfig) -> Path:
+    """Passes -> ground truth files, then commit the frame folder. bpy-free."""
+    gt = cfg.gt_layer
+    K = np.array(job.camera["K"])
+    pose = np.array(job.camera["world_from_camera"])
+    instance = convert.instance_ids(job.passes[f"{gt}.Object Index"])
+    if instance.max(initial=0) >= len(lut):
+        raise RuntimeError(f"Object Index pass holds id {instance.max()} but only {len(lut) - 1} objects "
+                           "were assigned; the scene changed after assign_instances()")
+    background = instance == 0
+    depth = convert.depth_from_pass(job.passes[f"{gt}.Depth"], instance)
+    fwd, bwd = convert.flows_from_vector(job.passes[f"{gt}.Vector"], background)
+    normal = convert.normals_to_camera(job.passes[f"{gt}.Normal"], pose, K, background)
+    semantic = lut[instance]
+
+    arrays = {"depth": depth, "normal": normal, "instance": instance, "semantic": semantic}
+    if job.forward:
+        arrays["flow_forward"] = fwd
+    if job.backward:
+        arrays["flow_backward"] = bwd
+    for name, array in arrays.items():
+        writer.save_npy(job.staged / f"{name}.npy", array)
+    writer.save_json(job.staged / "camera.json", job.camera)
+    if cfg.preview:
+        # The preview's RGB tile is a plain sRGB encoding of the linear render: reading the
+        # colour-managed rgb.png back would need a PNG decoder Blender's Python lacks.
+        tiles = {**arrays, "rgb": preview.srgb8(job.passes[f"{job.rgb_layer}.Combined"])}
+        writer.save_png(job.staged / "preview.png", preview.compose(tiles))
+    return writer.commit_dir(job.staged, job.final)
+
+
 def render_frame(scene, frame: int, frame_dir: str | Path, cfg: RenderConfig,
                  records: list[labels.ObjectRecord], *, forward: bool, backward: bool) -> Path:
     """Render ``frame`` of a prepared scene into ``frame_dir`` (committed atomically).
@@ -115,48 +178,8 @@ def render_frame(scene, frame: int, frame_dir: str | Path, cfg: RenderConfig,
     ``forward``/``backward`` say whether flow to the next/previous frame is written (the
     dataset omits forward flow on the last frame and backward flow on the first).
     """
-    frame_dir = Path(frame_dir)
-    scene.frame_set(frame)
-    staged = writer.staging_dir(frame_dir)
-    exr_path = staged / "passes.exr"
-    scene.render.filepath = str(exr_path)
-    bpy.ops.render.render(write_still=True, scene=scene.name)
-    passes = read_multilayer(exr_path)
-    rgb_name, gt_name = _rgb_layer(scene, cfg).name, cfg.gt_layer
-
-    cam = scene.camera
-    K = camera.intrinsics(scene, cam)
-    pose = camera.world_from_camera(cam)
-    instance = convert.instance_ids(passes[f"{gt_name}.Object Index"])
-    background = instance == 0
-    depth = convert.depth_from_pass(passes[f"{gt_name}.Depth"], instance)
-    fwd, bwd = convert.flows_from_vector(passes[f"{gt_name}.Vector"], background)
-    normal = convert.normals_to_camera(passes[f"{gt_name}.Normal"], pose, K, background)
-    lut = labels.semantic_lut(records)
-    if instance.max(initial=0) >= len(lut):
-        raise RuntimeError(f"Object Index pass holds id {instance.max()} but only {len(lut) - 1} objects "
-                           "were assigned; the scene changed after assign_instances()")
-    semantic = lut[instance]
-
-    _save_rgb_png(scene, passes[f"{rgb_name}.Combined"], staged / "rgb.png")
-    writer.save_npy(staged / "depth.npy", depth)
-    if forward:
-        writer.save_npy(staged / "flow_forward.npy", fwd)
-    if backward:
-        writer.save_npy(staged / "flow_backward.npy", bwd)
-    writer.save_npy(staged / "normal.npy", normal)
-    writer.save_npy(staged / "instance.npy", instance)
-    writer.save_npy(staged / "semantic.npy", semantic)
-    writer.save_json(staged / "camera.json", camera.camera_record(scene, cam, frame))
-    if cfg.preview:
-        # Blender's Python has no PNG reader, so the preview's RGB tile is a plain sRGB
-        # encoding of the linear render rather than the colour-managed rgb.png.
-        arrays = {"rgb": preview.srgb8(passes[f"{rgb_name}.Combined"]), "depth": depth, "normal": normal,
-                  "instance": instance, "semantic": semantic, "flow_forward": fwd if forward else bwd}
-        writer.save_png(staged / "preview.png", preview.compose(arrays))
-    if not cfg.keep_exr:
-        exr_path.unlink()
-    return writer.commit_dir(staged, frame_dir)
+    job = _render_passes(scene, frame, Path(frame_dir), cfg, forward=forward, backward=backward)
+    return _finish_frame(job, labels.semantic_lut(records), cfg)
 
 
 def render_sequence(scene, frames: list[int], scene_dir: str | Path, cfg: RenderConfig,
@@ -165,7 +188,8 @@ def render_sequence(scene, frames: list[int], scene_dir: str | Path, cfg: Render
 
     ``scene_info`` (seed, sampled params, ...) is merged into scene.json. ``progress`` is
     called as ``progress(done, total)`` after each frame. Everything is checked before the
-    first render: config, camera, output folder, frame list.
+    first render: config, camera, output folder, frame list. scene.json is written last, so
+    its presence means every frame is in place.
     """
     if not frames:
         raise RenderSetupError("no frames to render")
@@ -176,18 +200,22 @@ def render_sequence(scene, frames: list[int], scene_dir: str | Path, cfg: Render
     writer.clean_stale(out)
     scene.frame_set(frames[0])
     records = labels.assign_instances(scene)
+    lut = labels.semantic_lut(records)
     info = dict(scene_info or {})
     info.update({
         "objects": [r.to_json() for r in records],
-        "categories": {k: v for k, v in labels.CATEGORIES.items()},
+        "categories": dict(labels.CATEGORIES),
         "frames": list(frames),
         "render": {"width": cfg.width, "height": cfg.height, "samples": cfg.samples, "gt_samples": 1},
     })
-    done = []
+    done: list[Path] = []
+    # Writing the files on a worker thread while Cycles renders the next frame was measured
+    # (scripts/bench.py, 2 cores): no gain, since Cycles already uses every core.
     for i, frame in enumerate(frames):
-        done.append(render_frame(scene, frame, out / f"frame_{frame:04d}", cfg, records,
-                                 forward=i < len(frames) - 1, backward=i > 0))
+        job = _render_passes(scene, frame, out / f"frame_{frame:04d}", cfg,
+                             forward=i < len(frames) - 1, backward=i > 0)
+        done.append(_finish_frame(job, lut, cfg))
         if progress:
-            progress(i + 1, len(frames))
+            progress(len(done), len(frames))
     writer.save_json(out / "scene.json", info)
     return done

@@ -64,6 +64,71 @@ def blender_basics(repeat: int) -> dict:
     }
 
 
+def _rss_mib() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+@bench("render_gt")
+def render_gt_overhead(repeat: int) -> dict:
+    """Ground-truth cost: 320x240, 16 spp, a camera moving over ``10 * repeat`` frames.
+
+    RGB+GT is render_sequence writing every dataset file; RGB-only renders the same scene,
+    frames and samples to PNGs. Both change frame every render, as a dataset does (a frame
+    change re-syncs the scene, which a still render would not pay). Scene: the placeholder
+    (the procgen scenes replace it once they land). Memory: RSS after the 5th and the last
+    GT frame of the run, in one process.
+    """
+    import tempfile
+    from pathlib import Path
+
+    import bpy
+
+    from procdream.procgen import placeholder_scene
+    from procdream.render_gt import RenderConfig, render_sequence
+
+    cfg = RenderConfig(320, 240, 16)
+    frames = list(range(1, 10 * repeat + 1))
+
+    def build():
+        scene = placeholder_scene.build(cfg.width, cfg.height, cfg.samples)
+        for f in (frames[0], frames[-1]):
+            scene.camera.location.x = 0.02 * f
+            scene.camera.keyframe_insert("location", frame=f)
+        return scene
+
+    rss = {}
+
+    def progress(done, total):
+        if done in (5, total):
+            rss[done] = _rss_mib()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        scene = build()
+        t0 = time.perf_counter()
+        for f in frames:
+            scene.frame_set(f)
+            scene.render.filepath = str(Path(tmp) / f"rgb_{f:04d}.png")
+            bpy.ops.render.render(write_still=True)
+        rgb_s = (time.perf_counter() - t0) / len(frames)
+
+        scene = build()
+        t0 = time.perf_counter()
+        render_sequence(scene, frames, Path(tmp) / "gt", cfg, progress=progress)
+        gt_s = (time.perf_counter() - t0) / len(frames)
+    return {
+        "rgb_only_frame_s": round(rgb_s, 3),
+        "rgb_plus_gt_frame_s": round(gt_s, 3),
+        "ratio_gt_over_rgb": round(gt_s / rgb_s, 3),
+        "frames": len(frames),
+        "rss_after_5_frames_mib": round(rss[5], 1),
+        "rss_after_last_frame_mib": round(rss[len(frames)], 1),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run ProcDream benchmarks; print one JSON object.")
     parser.add_argument("--only", nargs="+", choices=sorted(BENCHES), help="run only these")
