@@ -15,9 +15,23 @@ from .camera import pixel_rays
 CYCLES_NO_HIT = 1e9
 
 
-def instance_ids(object_index: np.ndarray) -> np.ndarray:
-    """Object Index pass (HxW or HxWx1 float, exact small integers) -> uint32 HxW."""
-    return np.rint(object_index.reshape(object_index.shape[:2])).astype(np.uint32)
+def instance_ids(object_index: np.ndarray, instance_aov: np.ndarray | None, base_of_ordinal: np.ndarray,
+                 instance_counts: np.ndarray) -> np.ndarray:
+    """Object Index pass (object ordinals) + instance AOV (k + 1 on the k-th instance, else 0)
+    -> uint32 HxW dataset instance ids: ``base[ordinal] + aov``, 0 on background.
+
+    ``base_of_ordinal``/``instance_counts`` come from :class:`.instances.InstanceTable`.
+    """
+    ordinal = np.rint(object_index.reshape(object_index.shape[:2])).astype(np.int64)
+    if ordinal.max(initial=0) >= len(base_of_ordinal):
+        raise ValueError(f"Object Index pass holds {ordinal.max()} but only {len(base_of_ordinal) - 1} objects "
+                         "were numbered; the scene changed after assign_instances()")
+    k = np.zeros_like(ordinal) if instance_aov is None else \
+        np.rint(instance_aov.reshape(ordinal.shape)).astype(np.int64)
+    # An AOV value beyond the object's own instance count cannot be one of its instances.
+    k = np.where((k < 0) | (k > instance_counts[ordinal]), 0, k)
+    ids = base_of_ordinal[ordinal].astype(np.int64) + k
+    return np.where(ordinal == 0, 0, ids).astype(np.uint32)
 
 
 def depth_from_pass(z: np.ndarray, instance: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from . import camera, convert, labels, preview, writer
+from . import camera, convert, instances, labels, preview, writer
 from .config import RenderConfig
 from .exr import read_multilayer
 
@@ -82,6 +82,9 @@ def prepare(scene, cfg: RenderConfig) -> None:
         setattr(gt, attr, True)
     # Data passes are written on surfaces at least this opaque: alpha-cut leaves count as hit.
     gt.pass_alpha_threshold = 0.5
+    if instances.AOV_NAME not in gt.aovs:
+        aov = gt.aovs.add()
+        aov.name, aov.type = instances.AOV_NAME, "VALUE"
     gt.use_pass_combined = False  # the GT layer's shaded image is never read
 
     settings = r.image_settings
@@ -140,15 +143,14 @@ def _render_passes(scene, frame: int, frame_dir: Path, cfg: RenderConfig, *, for
                           forward, backward)
 
 
-def _finish_frame(job: _RenderedFrame, lut: np.ndarray, cfg: RenderConfig) -> Path:
+def _finish_frame(job: _RenderedFrame, table: instances.InstanceTable, lut: np.ndarray,
+                  cfg: RenderConfig) -> Path:
     """Passes -> ground truth files, then commit the frame folder. bpy-free."""
     gt = cfg.gt_layer
     K = np.array(job.camera["K"])
     pose = np.array(job.camera["world_from_camera"])
-    instance = convert.instance_ids(job.passes[f"{gt}.Object Index"])
-    if instance.max(initial=0) >= len(lut):
-        raise RuntimeError(f"Object Index pass holds id {instance.max()} but only {len(lut) - 1} objects "
-                           "were assigned; the scene changed after assign_instances()")
+    instance = convert.instance_ids(job.passes[f"{gt}.Object Index"], job.passes.get(f"{gt}.{instances.AOV_NAME}"),
+                                    table.base_of_ordinal(), table.instance_counts())
     background = instance == 0
     depth = convert.depth_from_pass(job.passes[f"{gt}.Depth"], instance)
     fwd, bwd = convert.flows_from_vector(job.passes[f"{gt}.Vector"], background)
@@ -172,14 +174,14 @@ def _finish_frame(job: _RenderedFrame, lut: np.ndarray, cfg: RenderConfig) -> Pa
 
 
 def render_frame(scene, frame: int, frame_dir: str | Path, cfg: RenderConfig,
-                 records: list[labels.ObjectRecord], *, forward: bool, backward: bool) -> Path:
+                 table: instances.InstanceTable, *, forward: bool, backward: bool) -> Path:
     """Render ``frame`` of a prepared scene into ``frame_dir`` (committed atomically).
 
     ``forward``/``backward`` say whether flow to the next/previous frame is written (the
     dataset omits forward flow on the last frame and backward flow on the first).
     """
     job = _render_passes(scene, frame, Path(frame_dir), cfg, forward=forward, backward=backward)
-    return _finish_frame(job, labels.semantic_lut(records), cfg)
+    return _finish_frame(job, table, table.semantic_lut(), cfg)
 
 
 def render_sequence(scene, frames: list[int], scene_dir: str | Path, cfg: RenderConfig,
@@ -199,11 +201,11 @@ def render_sequence(scene, frames: list[int], scene_dir: str | Path, cfg: Render
     out = check_output_dir(scene_dir)
     writer.clean_stale(out)
     scene.frame_set(frames[0])
-    records = labels.assign_instances(scene)
-    lut = labels.semantic_lut(records)
+    table = instances.assign_instances(scene)
+    lut = table.semantic_lut()
     info = dict(scene_info or {})
     info.update({
-        "objects": [r.to_json() for r in records],
+        "objects": [r.to_json() for r in table.records],
         "categories": dict(labels.CATEGORIES),
         "frames": list(frames),
         "render": {"width": cfg.width, "height": cfg.height, "samples": cfg.samples, "gt_samples": 1},
@@ -214,7 +216,7 @@ def render_sequence(scene, frames: list[int], scene_dir: str | Path, cfg: Render
     for i, frame in enumerate(frames):
         job = _render_passes(scene, frame, out / f"frame_{frame:04d}", cfg,
                              forward=i < len(frames) - 1, backward=i > 0)
-        done.append(_finish_frame(job, lut, cfg))
+        done.append(_finish_frame(job, table, lut, cfg))
         if progress:
             progress(len(done), len(frames))
     writer.save_json(out / "scene.json", info)

@@ -76,3 +76,23 @@ def _fcurves(action):
         return list(action.fcurves)
     return [fc for layer in action.layers for strip in layer.strips
             for bag in strip.channelbags for fc in bag.fcurves]
+
+
+def add_scatter(name, prototype, points_size=3.0, subdivisions=3, category="plant"):
+    """A grid whose geometry nodes put an instance of ``prototype`` on every vertex."""
+    bpy.ops.mesh.primitive_grid_add(x_subdivisions=subdivisions, y_subdivisions=subdivisions, size=points_size)
+    host = bpy.context.object
+    host.name = name
+    labels.set_label(host, category)
+    group = bpy.data.node_groups.new(name + "_scatter", "GeometryNodeTree")
+    group.interface.new_socket("Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
+    group.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
+    gin, gout = group.nodes.new("NodeGroupInput"), group.nodes.new("NodeGroupOutput")
+    on_points = group.nodes.new("GeometryNodeInstanceOnPoints")
+    info = group.nodes.new("GeometryNodeObjectInfo")
+    info.inputs["Object"].default_value = prototype
+    group.links.new(gin.outputs[0], on_points.inputs["Points"])
+    group.links.new(info.outputs["Geometry"], on_points.inputs["Instance"])
+    group.links.new(on_points.outputs[0], gout.inputs[0])
+    host.modifiers.new("scatter", "NODES").node_group = group
+    return host

@@ -8,7 +8,7 @@ import gt_scenes
 import numpy as np
 import pytest
 
-from procdream.render_gt import RenderConfig, labels, load_frame, render_sequence
+from procdream.render_gt import RenderConfig, instances, labels, load_frame, render_sequence
 from procdream.render_gt.camera import pixel_rays
 from procdream.render_gt.render import RenderSetupError
 
@@ -205,13 +205,75 @@ def test_bad_input_fails_before_rendering(bpy, tmp_path, case):
 def test_unknown_category_is_named(bpy):
     scene = gt_scenes.empty_scene()
     obj = gt_scenes.add_plane("ground")
-    with pytest.raises(labels.LabelError, match="unknown category 'lava' for object 'ground'"):
+    with pytest.raises(labels.LabelError, match="object 'ground' has unknown category 'lava'; known: terrain, rock"):
         labels.set_label(obj, "lava")
     obj[labels.CATEGORY_PROP] = "lava"
     with pytest.raises(labels.LabelError, match="object 'ground' has unknown category 'lava'"):
-        labels.assign_instances(scene)
+        instances.assign_instances(scene)
 
 
 def _instance_id(tmp_path, name):
     info = json.loads((tmp_path / "scene" / "scene.json").read_text())
     return next(o["instance_id"] for o in info["objects"] if o["name"] == name)
+
+
+def test_geometry_nodes_instances_get_their_own_ids(bpy, tmp_path):
+    scene = gt_scenes.empty_scene()
+    gt_scenes.add_camera(scene, (0.0, 0.0, 6.0))
+    gt_scenes.add_plane("ground", size=8.0)
+    blade = gt_scenes.add_cube("blade", size=0.4, location=(0, 0, 0.5), category="grass")
+    blade.data.materials.append(bpy.data.materials.new("blade_mat"))
+    blade.hide_render = True  # only its instances render
+    gt_scenes.add_scatter("meadow", blade, subdivisions=3, category="grass")  # 4x4 vertices = 16 instances
+    (f,) = render(scene, tmp_path)
+    info = json.loads((tmp_path / "scene" / "scene.json").read_text())
+    rec = {o["name"]: o for o in info["objects"]}
+    assert set(rec) == {"ground", "meadow"}
+    meadow = rec["meadow"]
+    assert meadow["instances"] == 16
+    assert meadow["instance_ids"] == [meadow["instance_id"] + 1, meadow["instance_id"] + 16]
+    ids = set(np.unique(f["instance"]).tolist())
+    instance_ids = set(range(meadow["instance_ids"][0], meadow["instance_ids"][1] + 1))
+    assert ids == {rec["ground"]["instance_id"]} | instance_ids  # every instance visible, told apart
+    for i in instance_ids:
+        mask = f["instance"] == i
+        assert (f["semantic"][mask] == labels.CATEGORIES["grass"]).all()
+        # Each id is one compact blob (one cube seen from above), not scattered pixels.
+        rows, cols = np.nonzero(mask)
+        assert rows.ptp() < 10 and cols.ptp() < 10, i
+    # Object Info (original space) instances the 0.4 m cube centred on each vertex: tops at 5.8 m.
+    tops = np.isin(f["instance"], list(instance_ids))
+    np.testing.assert_allclose(np.median(f["depth"][tops]), 5.8, atol=1e-3)
+    # Re-rendering does not stack a second tag modifier or AOV node.
+    render(scene, tmp_path)
+    assert [m.name for m in bpy.data.objects["meadow"].modifiers] == ["scatter", instances.TAG_MODIFIER]
+    assert sum(n.bl_idname == "ShaderNodeOutputAOV" for n in bpy.data.materials["blade_mat"].node_tree.nodes) == 1
+
+
+def test_failure_mid_frame_leaves_no_partial_frame(bpy, tmp_path, monkeypatch):
+    from procdream.render_gt import writer
+
+    scene = gt_scenes.empty_scene()
+    gt_scenes.add_camera(scene, (0.0, 0.0, 3.0))
+    gt_scenes.add_plane("ground")
+    render(scene, tmp_path, frames=(1,))
+    before = (tmp_path / "scene" / "frame_0001" / "depth.npy").read_bytes()
+    real_save = writer.save_npy
+    calls = []
+
+    def failing_save(path, array):
+        calls.append(path)
+        if len(calls) == 3:
+            raise OSError("disk full")
+        return real_save(path, array)
+
+    monkeypatch.setattr(writer, "save_npy", failing_save)
+    scene.objects["ground"].location.z = -1.0  # the re-render would change depth
+    with pytest.raises(OSError, match="disk full"):
+        render(scene, tmp_path, frames=(1,))
+    # The earlier, complete frame is untouched; the half-written one exists only as staging.
+    assert (tmp_path / "scene" / "frame_0001" / "depth.npy").read_bytes() == before
+    monkeypatch.setattr(writer, "save_npy", real_save)
+    (f,) = render(scene, tmp_path, frames=(1,))
+    np.testing.assert_allclose(f["depth"], 4.0, rtol=1e-5)
+    assert not [p for p in (tmp_path / "scene").iterdir() if p.name.startswith(".")]

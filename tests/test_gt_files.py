@@ -1,0 +1,113 @@
+"""bpy-free parts of render_gt: pass conversion, atomic writers, PNG, loader."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from procdream.render_gt import FrameDataset, convert, load_frame, preview, writer
+
+
+def test_instance_ids_combine_ordinal_and_aov():
+    ordinal = np.array([[0, 1, 2, 2], [2, 3, 3, 1]], dtype=np.float32)
+    aov = np.array([[0, 0, 1, 3], [0, 0, 2, 5]], dtype=np.float32)
+    base = np.array([0, 1, 2, 6], dtype=np.uint32)  # object 2 owns ids 2 (itself) and 3..5 (3 instances)
+    counts = np.array([0, 0, 3, 0])
+    ids = convert.instance_ids(ordinal, aov, base, counts)
+    # Object 3 has no instances, so its AOV value 2 is ignored; object 1's AOV 5 likewise.
+    np.testing.assert_array_equal(ids, [[0, 1, 3, 5], [2, 6, 6, 1]])
+    assert ids.dtype == np.uint32
+    with pytest.raises(ValueError, match="holds 4 but only 3 objects"):
+        convert.instance_ids(np.full((1, 1), 4.0), None, base, counts)
+
+
+def test_vector_pass_signs():
+    # Cycles: RG = prev - cur, BA = cur - next, raster y up. A point moving +2 px right and
+    # 3 px down (raster y: -3) between frames has B = -2, A = +3, and came from 1 px left.
+    vector = np.zeros((1, 2, 4), np.float32)
+    vector[0, 0] = [-1.0, 0.5, -2.0, 3.0]
+    fwd, bwd = convert.flows_from_vector(vector, np.array([[False, True]]))
+    np.testing.assert_array_equal(fwd[0, 0], [2.0, 3.0])
+    np.testing.assert_array_equal(bwd[0, 0], [-1.0, -0.5])
+    assert (fwd[0, 1] == 0).all() and (bwd[0, 1] == 0).all()
+
+
+def test_depth_is_inf_exactly_on_background():
+    z = np.array([[2.0, 1e10], [3.0, 4.0]], np.float32)
+    inst = np.array([[1, 0], [2, 0]], np.uint32)
+    d = convert.depth_from_pass(z, inst)
+    assert d.dtype == np.float32
+    np.testing.assert_array_equal(d, [[2.0, np.inf], [3.0, np.inf]])
+
+
+def test_png_round_trip(tmp_path):
+    rng = np.random.default_rng(0)
+    for shape in ((5, 7), (5, 7, 3), (5, 7, 4)):
+        img = rng.integers(0, 256, size=shape, dtype=np.uint8)
+        writer.save_png(tmp_path / "a.png", img)
+        np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "a.png")), img)
+    with pytest.raises(TypeError, match="uint8"):
+        writer.encode_png(np.zeros((2, 2), np.float32))
+
+
+def test_commit_dir_replaces_atomically_and_stale_staging_is_cleaned(tmp_path):
+    final = tmp_path / "frame_0001"
+    for value in (1, 2):
+        staged = writer.staging_dir(final)
+        writer.save_json(staged / "v.json", {"v": value})
+        assert not final.exists() or json.loads((final / "v.json").read_text())["v"] == value - 1
+        writer.commit_dir(staged, final)
+        assert json.loads((final / "v.json").read_text()) == {"v": value}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frame_0001"]
+    # A run killed mid-frame leaves only hidden staging folders, which the next run removes.
+    leftover = writer.staging_dir(tmp_path / "frame_0002")
+    (leftover / "depth.npy").write_bytes(b"partial")
+    assert writer.clean_stale(tmp_path) == [leftover]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frame_0001"]
+
+
+def _fake_frame(path, h=4, w=6, flows=("flow_forward",)):
+    path.mkdir(parents=True)
+    writer.save_png(path / "rgb.png", np.full((h, w, 3), 100, np.uint8))
+    writer.save_npy(path / "depth.npy", np.full((h, w), 2.0, np.float32))
+    writer.save_npy(path / "normal.npy", np.tile(np.float32([0, 0, -1]), (h, w, 1)))
+    writer.save_npy(path / "instance.npy", np.ones((h, w), np.uint32))
+    writer.save_npy(path / "semantic.npy", np.ones((h, w), np.uint16))
+    for name in flows:
+        writer.save_npy(path / f"{name}.npy", np.zeros((h, w, 2), np.float32))
+    K = [[5.0, 0, w / 2], [0, 5.0, h / 2], [0, 0, 1]]
+    writer.save_json(path / "camera.json", {"K": K, "world_from_camera": np.eye(4).tolist(),
+                                            "width": w, "height": h, "frame": 1})
+
+
+def test_loader_and_dataset_skip_unfinished_scenes(tmp_path):
+    _fake_frame(tmp_path / "scene_000000" / "frame_0001")
+    _fake_frame(tmp_path / "scene_000000" / "frame_0002", flows=("flow_backward",))
+    _fake_frame(tmp_path / "scene_000001" / "frame_0001")
+    writer.save_json(tmp_path / "dataset.json", {"format": "procdream-dataset", "scenes": [
+        {"name": "scene_000000", "status": "done"}, {"name": "scene_000001", "status": "failed"}]})
+    ds = FrameDataset(tmp_path)
+    assert len(ds) == 2
+    f = ds[1]
+    assert "flow_backward" in f and "flow_forward" not in f
+    assert f["rgb"].shape == (4, 6, 3) and f["K"].shape == (3, 3)
+    with pytest.raises(FileNotFoundError, match="not a ProcDream frame folder"):
+        load_frame(tmp_path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        FrameDataset(tmp_path / "nope")
+
+
+def test_preview_tiles_every_channel():
+    h, w = 4, 6
+    frame = {"rgb": np.zeros((h, w, 3), np.uint8), "depth": np.full((h, w), 2.0, np.float32),
+             "flow_forward": np.ones((h, w, 2), np.float32), "instance": np.ones((h, w), np.uint32),
+             "normal": np.tile(np.float32([0, 0, -1]), (h, w, 1)), "semantic": np.ones((h, w), np.uint16)}
+    frame["depth"][0, 0] = np.inf
+    frame["instance"][0, 0] = 0
+    img = preview.compose(frame)
+    assert img.shape == (2 * h, 3 * w, 3) and img.dtype == np.uint8
+    assert (img[0, w] == 0).all()  # no surface: black depth
+    assert img[1, w + 1].any() and img[h + 1, 1].any()
