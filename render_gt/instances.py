@@ -20,7 +20,7 @@ import bpy
 import numpy as np
 from mathutils import Vector
 
-from . import labels
+from . import compat, labels
 
 #: ``Object.pass_index`` is a short: at most this many objects (instances are not limited).
 MAX_OBJECTS = 32767
@@ -82,17 +82,9 @@ def _world_aabb(obj) -> list[list[float]]:
 
 
 def _instance_count(obj, depsgraph) -> int:
-    """Top-level geometry-nodes instances in ``obj``'s evaluated geometry."""
     if not any(m.type == "NODES" and m.show_render for m in obj.modifiers):
         return 0
-    evaluated = obj.evaluated_get(depsgraph)
-    if hasattr(evaluated, "evaluated_geometry"):  # Blender 4.4+
-        geometry = evaluated.evaluated_geometry()  # keep it alive while its point cloud is read
-        points = geometry.instances_pointcloud()
-        return len(points.points) if points is not None else 0
-    tops = {inst.persistent_id[0] for inst in depsgraph.object_instances
-            if inst.is_instance and inst.parent is not None and inst.parent.original == obj}
-    return len(tops)
+    return compat.top_level_instance_count(obj, depsgraph)
 
 
 def _tag_group() -> bpy.types.NodeTree:

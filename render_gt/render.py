@@ -17,7 +17,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from . import camera, convert, instances, labels, preview, writer
+from . import camera, compat, convert, instances, labels, preview, writer
 from .config import RenderConfig
 from .exr import read_multilayer
 
@@ -87,11 +87,8 @@ def prepare(scene, cfg: RenderConfig) -> None:
         aov.name, aov.type = instances.AOV_NAME, "VALUE"
     gt.use_pass_combined = False  # the GT layer's shaded image is never read
 
-    settings = r.image_settings
-    settings.media_type = "MULTI_LAYER_IMAGE"  # must precede the format in Blender 5.0
-    settings.file_format = "OPEN_EXR_MULTILAYER"
-    settings.color_depth = "32"
-    settings.exr_codec = "NONE"  # a scratch file, read back at once: compression is wasted time
+    # A scratch file, read back at once: compression would be wasted time.
+    compat.set_image_format(r.image_settings, "OPEN_EXR_MULTILAYER", "32", exr_codec="NONE")
 
 
 def _save_rgb_png(scene, rgba_linear: np.ndarray, path: Path) -> None:
@@ -99,18 +96,16 @@ def _save_rgb_png(scene, rgba_linear: np.ndarray, path: Path) -> None:
     h, w = rgba_linear.shape[:2]
     img = bpy.data.images.new("procdream_rgb_tmp", w, h, alpha=False, float_buffer=True)
     settings = scene.render.image_settings
-    saved = (settings.media_type, settings.file_format, settings.color_depth, settings.color_mode)
+    saved = compat.image_format(settings)
     try:
         img.pixels.foreach_set(np.ascontiguousarray(rgba_linear[::-1]).ravel())
-        settings.media_type = "IMAGE"
-        settings.file_format, settings.color_depth, settings.color_mode = "PNG", "8", "RGB"
+        compat.set_image_format(settings, "PNG", "8", "RGB")
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.png")
         img.save_render(str(tmp), scene=scene)
         os.replace(tmp, path)
     finally:
         bpy.data.images.remove(img)
-        settings.media_type = saved[0]
-        settings.file_format, settings.color_depth, settings.color_mode = saved[1:]
+        compat.set_image_format(settings, **saved)
 
 
 @dataclass
