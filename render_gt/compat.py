@@ -2,7 +2,7 @@
 
 Facts checked on Blender 5.0.1 (see DESIGN.md): image settings have a ``media_type`` that
 must be set before the file format; evaluated objects expose ``evaluated_geometry()`` (4.4+).
-Multi-part EXRs and the "Object Index" pass name are handled where they are read (exr.py).
+Pass names read back from the EXR go through :func:`find_pass` ("Object Index" was "IndexOB").
 """
 
 from __future__ import annotations
@@ -37,3 +37,19 @@ def top_level_instance_count(obj, depsgraph) -> int:
     tops = {inst.persistent_id[0] for inst in depsgraph.object_instances
             if inst.is_instance and inst.parent is not None and inst.parent.original == obj}
     return len(tops)
+
+
+#: Pass names in multilayer EXRs: Blender 5.0 first, then the names older releases wrote.
+PASS_ALIASES = {
+    "Object Index": ("Object Index", "IndexOB"),
+    "Depth": ("Depth", "Z"),
+}
+
+
+def find_pass(passes: dict, layer: str, name: str):
+    """``passes["<layer>.<name>"]`` under the 5.0 name or an older alias; KeyError names both."""
+    for alias in PASS_ALIASES.get(name, (name,)):
+        key = f"{layer}.{alias}"
+        if key in passes:
+            return passes[key]
+    raise KeyError(f"render has no {name!r} pass on view layer {layer!r}; it has: {sorted(passes)}")

@@ -144,12 +144,13 @@ def _finish_frame(job: _RenderedFrame, table: instances.InstanceTable, lut: np.n
     gt = cfg.gt_layer
     K = np.array(job.camera["K"])
     pose = np.array(job.camera["world_from_camera"])
-    instance = convert.instance_ids(job.passes[f"{gt}.Object Index"], job.passes.get(f"{gt}.{instances.AOV_NAME}"),
+    instance = convert.instance_ids(compat.find_pass(job.passes, gt, "Object Index"),
+                                    job.passes.get(f"{gt}.{instances.AOV_NAME}"),
                                     table.base_of_ordinal(), table.instance_counts())
     background = instance == 0
-    depth = convert.depth_from_pass(job.passes[f"{gt}.Depth"], instance)
-    fwd, bwd = convert.flows_from_vector(job.passes[f"{gt}.Vector"], background)
-    normal = convert.normals_to_camera(job.passes[f"{gt}.Normal"], pose, K, background)
+    depth = convert.depth_from_pass(compat.find_pass(job.passes, gt, "Depth"), instance)
+    fwd, bwd = convert.flows_from_vector(compat.find_pass(job.passes, gt, "Vector"), background)
+    normal = convert.normals_to_camera(compat.find_pass(job.passes, gt, "Normal"), pose, K, background)
     semantic = lut[instance]
 
     arrays = {"depth": depth, "normal": normal, "instance": instance, "semantic": semantic}

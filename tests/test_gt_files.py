@@ -111,3 +111,13 @@ def test_preview_tiles_every_channel():
     assert img.shape == (2 * h, 3 * w, 3) and img.dtype == np.uint8
     assert (img[0, w] == 0).all()  # no surface: black depth
     assert img[1, w + 1].any() and img[h + 1, 1].any()
+
+
+def test_find_pass_accepts_older_pass_names():
+    from procdream.render_gt import compat
+
+    passes = {"gt.IndexOB": np.ones((1, 1, 1)), "gt.Depth": np.zeros((1, 1, 1))}
+    assert compat.find_pass(passes, "gt", "Object Index") is passes["gt.IndexOB"]
+    assert compat.find_pass(passes, "gt", "Depth") is passes["gt.Depth"]
+    with pytest.raises(KeyError, match="no 'Vector' pass on view layer 'gt'"):
+        compat.find_pass(passes, "gt", "Vector")
