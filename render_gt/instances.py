@@ -135,7 +135,17 @@ def _add_aov(material) -> None:
     tree.links.new(attr.outputs["Fac"], aov.inputs["Value"])
 
 
-def assign_instances(scene, view_layer=None) -> InstanceTable:
+def set_aov_pass(view_layer, enabled: bool) -> None:
+    """Add or remove the instance AOV pass on the ground-truth view layer."""
+    aov = view_layer.aovs.get(AOV_NAME)
+    if enabled and aov is None:
+        aov = view_layer.aovs.add()
+        aov.name, aov.type = AOV_NAME, "VALUE"
+    elif not enabled and aov is not None:
+        view_layer.aovs.remove(aov)
+
+
+def assign_instances(scene) -> InstanceTable:
     """Number every visible renderable object of ``scene`` and prepare instance tagging.
 
     Writes ordinals to ``pass_index``, appends the tag modifier to geometry-nodes instancers,

@@ -68,23 +68,31 @@ def id_image(ids: np.ndarray) -> np.ndarray:
 
 def normal_image(normal: np.ndarray) -> np.ndarray:
     """OpenCV-frame normals as colour (n + 1) / 2; background (zero normal) is black."""
-    out = (normal + 1.0) / 2.0
+    out = np.clip((normal + 1.0) / 2.0, 0.0, 1.0)
     out[np.all(normal == 0, axis=-1)] = 0.0
     return out
 
 
 def compose(frame: dict[str, np.ndarray]) -> np.ndarray:
     """Tile a loaded frame into one uint8 preview image."""
-    rgb = frame["rgb"][..., :3].astype(np.float64) / 255.0
     flow = frame.get("flow_forward", frame.get("flow_backward"))
+    h, w = frame["depth"].shape
+    out = np.empty((2 * h, 3 * w, 3), np.uint8)
+    out[:h, :w] = frame["rgb"][..., :3]
     tiles = [
-        rgb,
-        depth_image(frame["depth"]),
-        flow_image(flow) * (frame["instance"] != 0)[..., None] if flow is not None else np.zeros_like(rgb),
-        id_image(frame["instance"]),
-        normal_image(frame["normal"]),
-        id_image(frame["semantic"]),
+        (0, 1, depth_image(frame["depth"])),
+        (0, 2, flow_image(flow) * (frame["instance"] != 0)[..., None] if flow is not None else None),
+        (1, 0, id_image(frame["instance"])),
+        (1, 1, normal_image(frame["normal"])),
+        (1, 2, id_image(frame["semantic"])),
     ]
-    top = np.concatenate(tiles[:3], axis=1)
-    bottom = np.concatenate(tiles[3:], axis=1)
-    return (np.clip(np.concatenate([top, bottom], axis=0), 0, 1) * 255 + 0.5).astype(np.uint8)
+    for row, col, tile in tiles:
+        dst = out[row * h:(row + 1) * h, col * w:(col + 1) * w]
+        if tile is None:
+            dst[:] = 0
+        else:
+            # Every tile is already in [0, 1]; no clipping pass needed.
+            np.multiply(tile, 255, out=tile)
+            tile += 0.5
+            dst[:] = tile
+    return out

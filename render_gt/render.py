@@ -82,9 +82,6 @@ def prepare(scene, cfg: RenderConfig) -> None:
         setattr(gt, attr, True)
     # Data passes are written on surfaces at least this opaque: alpha-cut leaves count as hit.
     gt.pass_alpha_threshold = 0.5
-    if instances.AOV_NAME not in gt.aovs:
-        aov = gt.aovs.add()
-        aov.name, aov.type = instances.AOV_NAME, "VALUE"
     gt.use_pass_combined = False  # the GT layer's shaded image is never read
 
     # A scratch file, read back at once: compression would be wasted time.
@@ -198,6 +195,8 @@ def render_sequence(scene, frames: list[int], scene_dir: str | Path, cfg: Render
     writer.clean_stale(out)
     scene.frame_set(frames[0])
     table = instances.assign_instances(scene)
+    # The AOV pass costs ~2% render time (scripts/bench.py): only when instances need it.
+    instances.set_aov_pass(scene.view_layers[cfg.gt_layer], any(r.instances for r in table.records))
     lut = table.semantic_lut()
     info = dict(scene_info or {})
     info.update({
