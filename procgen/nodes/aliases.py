@@ -1,0 +1,103 @@
+"""Short names for node type ids, and node types renamed between Blender 4.2 and 5.0."""
+
+from __future__ import annotations
+
+#: Short aliases accepted by :meth:`NodeWrangler.new_node`. Full ``bl_idname``s always work.
+ALIASES: dict[str, str] = {
+    # shared (shader, geometry and, in 5.0, compositor trees)
+    "math": "ShaderNodeMath",
+    "vector_math": "ShaderNodeVectorMath",
+    "map_range": "ShaderNodeMapRange",
+    "clamp": "ShaderNodeClamp",
+    "mix": "ShaderNodeMix",
+    "color_ramp": "ShaderNodeValToRGB",
+    "float_curve": "ShaderNodeFloatCurve",
+    "rgb_curve": "ShaderNodeRGBCurve",
+    "value": "ShaderNodeValue",
+    "combine_xyz": "ShaderNodeCombineXYZ",
+    "separate_xyz": "ShaderNodeSeparateXYZ",
+    "noise": "ShaderNodeTexNoise",
+    "voronoi": "ShaderNodeTexVoronoi",
+    "wave": "ShaderNodeTexWave",
+    "musgrave": "ShaderNodeTexNoise",
+    "group": "ShaderNodeGroup",
+    "group_input": "NodeGroupInput",
+    "group_output": "NodeGroupOutput",
+    "frame": "NodeFrame",
+    "reroute": "NodeReroute",
+    # shader
+    "principled": "ShaderNodeBsdfPrincipled",
+    "diffuse": "ShaderNodeBsdfDiffuse",
+    "emission": "ShaderNodeEmission",
+    "material_output": "ShaderNodeOutputMaterial",
+    "world_output": "ShaderNodeOutputWorld",
+    "background": "ShaderNodeBackground",
+    "sky": "ShaderNodeTexSky",
+    "tex_coord": "ShaderNodeTexCoord",
+    "mapping": "ShaderNodeMapping",
+    "bump": "ShaderNodeBump",
+    "displacement": "ShaderNodeDisplacement",
+    "attribute": "ShaderNodeAttribute",
+    "image_texture": "ShaderNodeTexImage",
+    "mix_shader": "ShaderNodeMixShader",
+    "hsv": "ShaderNodeHueSaturation",
+    # geometry
+    "set_position": "GeometryNodeSetPosition",
+    "position": "GeometryNodeInputPosition",
+    "normal": "GeometryNodeInputNormal",
+    "index": "GeometryNodeInputIndex",
+    "instance_on_points": "GeometryNodeInstanceOnPoints",
+    "distribute_points": "GeometryNodeDistributePointsOnFaces",
+    "object_info": "GeometryNodeObjectInfo",
+    "collection_info": "GeometryNodeCollectionInfo",
+    "join_geometry": "GeometryNodeJoinGeometry",
+    "realize_instances": "GeometryNodeRealizeInstances",
+    "store_attribute": "GeometryNodeStoreNamedAttribute",
+    "named_attribute": "GeometryNodeInputNamedAttribute",
+    "capture_attribute": "GeometryNodeCaptureAttribute",
+    "switch": "GeometryNodeSwitch",
+    "compare": "FunctionNodeCompare",
+    "random_value": "FunctionNodeRandomValue",
+    "set_material": "GeometryNodeSetMaterial",
+    "transform": "GeometryNodeTransform",
+    "delete_geometry": "GeometryNodeDeleteGeometry",
+    "repeat_input": "GeometryNodeRepeatInput",
+    "repeat_output": "GeometryNodeRepeatOutput",
+    # compositor
+    "render_layers": "CompositorNodeRLayers",
+    "viewer": "CompositorNodeViewer",
+    "file_output": "CompositorNodeOutputFile",
+}
+
+#: Node types of Blender 4.2-4.5 that Blender 5.0 replaced. Used when building trees and when
+#: reading transpiled code written on an older Blender.
+RENAMED_IN_5_0: dict[str, str] = {
+    "CompositorNodeMixRGB": "ShaderNodeMix",
+    "CompositorNodeMath": "ShaderNodeMath",
+    "CompositorNodeValToRGB": "ShaderNodeValToRGB",
+    "CompositorNodeCombineXYZ": "ShaderNodeCombineXYZ",
+    "CompositorNodeSeparateXYZ": "ShaderNodeSeparateXYZ",
+    "CompositorNodeMapRange": "ShaderNodeMapRange",
+    "CompositorNodeCurveVec": "ShaderNodeVectorCurve",
+    "CompositorNodeValue": "ShaderNodeValue",
+    "CompositorNodeComposite": "NodeGroupOutput",
+    "ShaderNodeTexMusgrave": "ShaderNodeTexNoise",
+}
+
+
+def resolve(node_type: str, available) -> str:
+    """The ``bl_idname`` to create for ``node_type`` (an alias, a 5.0 id or a 4.x id).
+
+    ``available(id) -> bool`` says whether the running Blender knows a type.
+    """
+    node_type = ALIASES.get(node_type, node_type)
+    if not available(node_type) and node_type in RENAMED_IN_5_0:
+        renamed = RENAMED_IN_5_0[node_type]
+        if available(renamed):
+            return renamed
+    if not available(node_type):
+        # Running on 4.x with 5.0 ids: map back.
+        for old, new in RENAMED_IN_5_0.items():
+            if new == node_type and available(old):
+                return old
+    return node_type

@@ -1,0 +1,351 @@
+"""NodeWrangler: build shader, geometry-node and compositor trees in a few lines.
+
+    nw = NodeWrangler(material.node_tree)
+    noise = nw.new_node("noise", input_kwargs={"Scale": 4.0})
+    bump = nw.new_node("bump", input_kwargs={"Height": noise, "Strength": 0.3})
+
+Anything that can feed a socket is accepted wherever an input is given: a node (its first
+enabled output), a socket, a ``(node, output name or index)`` pair, a plain value (set as
+the socket's default), or a list of those for a multi-input socket. The transpiler's output
+uses the same class, with exact indices instead of names.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+
+import bpy
+
+from . import aliases
+
+GROUP_NODE_TYPES = {
+    "ShaderNodeTree": "ShaderNodeGroup",
+    "GeometryNodeTree": "GeometryNodeGroup",
+    "CompositorNodeTree": "CompositorNodeGroup",
+}
+
+
+class NodeWranglerError(ValueError):
+    pass
+
+
+class MissingReferenceWarning(UserWarning):
+    """An image/object/... the tree refers to is not in this file; a placeholder stands in."""
+
+
+def _enabled(sockets):
+    return [s for s in sockets if getattr(s, "enabled", True) and getattr(s, "is_icon_visible", True)]
+
+
+def find_socket(sockets, key):
+    """A socket by index (all sockets, as ``node.inputs[i]``), name or identifier.
+
+    Names prefer enabled sockets, so ``"Value"`` on a Math node is its first visible input.
+    """
+    if isinstance(key, int):
+        return sockets[key]
+    for s in _enabled(sockets):
+        if s.name == key or s.identifier == key:
+            return s
+    for s in sockets:
+        if s.identifier == key or s.name == key:
+            return s
+    names = ", ".join(repr(s.name) for s in _enabled(sockets))
+    raise NodeWranglerError(f"no socket {key!r}; available: {names}")
+
+
+def ref(collection: str, name: str | None):
+    """``bpy.data.<collection>[name]``, or a named placeholder (with a warning) when missing.
+
+    Placeholders: images become 1x1 generated images, objects empties, and materials,
+    collections, textures, texts and node groups new empty datablocks of that name.
+    """
+    if name is None:
+        return None
+    data = getattr(bpy.data, collection)
+    found = data.get(name)
+    if found is not None:
+        return found
+    warnings.warn(f"{collection[:-1]} {name!r} is not in this file; using an empty placeholder of that name",
+                  MissingReferenceWarning, stacklevel=2)
+    if collection == "images":
+        return data.new(name, 1, 1)
+    if collection == "objects":
+        return data.new(name, None)
+    if collection == "textures":
+        return data.new(name, "NONE")
+    if collection in ("materials", "collections", "texts", "worlds"):
+        return data.new(name)
+    if collection == "node_groups":
+        return data.new(name, "GeometryNodeTree")
+    warnings.warn(f"cannot make a placeholder in bpy.data.{collection}; leaving {name!r} unset",
+                  MissingReferenceWarning, stacklevel=2)
+    return None
+
+
+def apply_props(struct, props: dict) -> None:
+    """Set RNA properties from a dict. Nested dicts set properties of sub-structs (for example
+    an image texture's ``image_user``); colour ramps and curve mappings take the layouts of
+    :func:`set_color_ramp` and :func:`set_curve_mapping`."""
+    for key, value in props.items():
+        if isinstance(value, dict):
+            sub = getattr(struct, key)
+            if key in ("color_ramp",) or type(sub).__name__ == "ColorRamp":
+                set_color_ramp(sub, **value)
+            elif type(sub).__name__ == "CurveMapping":
+                set_curve_mapping(sub, **value)
+            else:
+                apply_props(sub, value)
+        else:
+            if isinstance(value, list) and struct.bl_rna.properties[key].type == "ENUM":
+                value = set(value)
+            setattr(struct, key, value)
+
+
+def set_color_ramp(ramp, elements: Sequence[tuple[float, Sequence[float]]] = (), **props) -> None:
+    """Replace ``ramp``'s stops with ``(position, rgba)`` pairs; other kwargs are ramp props."""
+    for key, value in props.items():
+        setattr(ramp, key, value)
+    if not elements:
+        return
+    els = ramp.elements
+    while len(els) > len(elements):
+        els.remove(els[-1])
+    while len(els) < len(elements):
+        els.new(0.0)
+    # Positions are kept sorted by Blender; assign in order so each stop lands where it should.
+    for el, (pos, color) in zip(els, sorted(elements, key=lambda e: e[0]), strict=True):
+        el.position = pos
+        el.color = tuple(color)
+
+
+def set_curve_mapping(mapping, curves: Sequence[Sequence[tuple]] = (), **props) -> None:
+    """Set a CurveMapping: ``curves[i]`` is a list of ``(x, y)`` or ``(x, y, handle_type)``."""
+    for key, value in props.items():
+        if isinstance(value, dict):
+            apply_props(getattr(mapping, key), value)
+        else:
+            setattr(mapping, key, value)
+    for curve, points in zip(mapping.curves, curves, strict=False):
+        pts = curve.points
+        while len(pts) > max(len(points), 2):
+            pts.remove(pts[-1])
+        while len(pts) < len(points):
+            pts.new(0.0, 0.0)
+        for p, spec in zip(pts, points, strict=False):
+            p.location = (spec[0], spec[1])
+            if len(spec) > 2:
+                p.handle_type = spec[2]
+    mapping.update()
+
+
+class NodeWrangler:
+    """Builds nodes and links in one node tree (a material's, world's, or a node group)."""
+
+    def __init__(self, tree: bpy.types.NodeTree):
+        if isinstance(tree, (bpy.types.Material, bpy.types.World)):
+            tree = tree.node_tree
+        self.tree = tree
+        self.nodes = tree.nodes
+        self.links = tree.links
+
+    # -- nodes --------------------------------------------------------------------------------
+    def _available(self, node_type: str) -> bool:
+        cls = getattr(bpy.types, node_type, None)
+        return cls is not None and isinstance(cls, type) and issubclass(cls, bpy.types.Node)
+
+    def new_node(self, node_type: str, input_args: Sequence | None = None, attrs: dict | None = None,
+                 input_kwargs: dict | None = None, label: str | None = None, *, name: str | None = None,
+                 location: tuple[float, float] | None = None, parent=None, items: dict | None = None,
+                 pair_with=None, node_tree=None, outputs: dict | None = None, expose_input=None,
+                 **node_props):
+        """Create a node and wire its inputs.
+
+        node_type: a ``bl_idname`` or an alias from :data:`aliases.ALIASES`; 4.x ids renamed in
+        5.0 are translated. attrs: node properties, set in order before any input (they decide
+        which sockets exist). items: dynamic socket lists (``{"repeat_items": [{"socket_type":
+        "FLOAT", "name": "x"}, ...]}``). pair_with: the output node of a zone. input_args /
+        input_kwargs: inputs by position (enabled sockets) or by name/identifier/index.
+        outputs: default values of output sockets (Value, RGB nodes). expose_input: on a
+        Group Input node, ``[(socket_type, name, default), ...]`` added to the interface.
+        """
+        resolved = aliases.resolve(node_type, self._available)
+        try:
+            node = self.nodes.new(resolved)
+        except RuntimeError as exc:
+            raise NodeWranglerError(
+                f"node type {node_type!r} cannot be created in a {self.tree.bl_idname} on Blender "
+                f"{bpy.app.version_string}" + ("" if self._available(resolved) else " (unknown node type)")
+            ) from exc
+        if name is not None:
+            node.name = name
+        if label is not None:
+            node.label = label
+        if parent is not None:
+            node.parent = parent
+        if location is not None:
+            node.location = location
+        if node_tree is not None:
+            node.node_tree = node_tree
+        apply_props(node, node_props)
+        apply_props(node, attrs or {})
+        for coll_name, specs in (items or {}).items():
+            set_items(getattr(node, coll_name), specs)
+        if pair_with is not None:
+            node.pair_with_output(pair_with)
+        if expose_input:
+            for socket_type, sock_name, default in expose_input:
+                self.expose_input(sock_name, socket_type, default)
+        if input_args:
+            enabled = _enabled(node.inputs)
+            for i, value in enumerate(input_args):
+                if value is not None:
+                    self.set_input(enabled[i], value)
+        for key, value in (input_kwargs or {}).items():
+            if value is not None:
+                self.set_input(find_socket(node.inputs, key), value)
+        for key, value in (outputs or {}).items():
+            find_socket(node.outputs, key).default_value = value
+        return node
+
+    # -- links and values ----------------------------------------------------------------------
+    def output_socket(self, source):
+        """The output socket meant by ``source`` (node, socket or (node, key))."""
+        if isinstance(source, bpy.types.NodeSocket):
+            return source
+        if isinstance(source, tuple) and len(source) == 2 and isinstance(source[0], bpy.types.Node):
+            return find_socket(source[0].outputs, source[1])
+        if isinstance(source, bpy.types.Node):
+            enabled = _enabled(source.outputs)
+            if not enabled:
+                raise NodeWranglerError(f"node {source.name!r} has no output to connect")
+            return enabled[0]
+        raise NodeWranglerError(f"cannot connect from {source!r}")
+
+    def connect(self, source, target):
+        """Link ``source`` (node, socket or (node, key)) into the input socket ``target``."""
+        return self.links.new(self.output_socket(source), target)
+
+    def link(self, from_node, from_index: int, to_node, to_index: int, muted: bool = False):
+        """Exact link by socket indices (what the transpiler emits)."""
+        link = self.links.new(from_node.outputs[from_index], to_node.inputs[to_index])
+        if muted:
+            link.is_muted = True
+        return link
+
+    def set_input(self, socket, value):
+        """Link or set ``socket`` from a node/socket/pair, a list (multi-input), or a value."""
+        if isinstance(value, list) and socket.is_multi_input:
+            for v in value:
+                self.set_input(socket, v)
+        elif isinstance(value, (bpy.types.Node, bpy.types.NodeSocket)) or (
+                isinstance(value, tuple) and value and isinstance(value[0], bpy.types.Node)):
+            self.connect(value, socket)
+        else:
+            socket.default_value = value
+
+    def set_inputs(self, node, values: dict) -> None:
+        for key, value in values.items():
+            self.set_input(find_socket(node.inputs, key), value)
+
+    # -- group interfaces ---------------------------------------------------------------------
+    def expose_input(self, name: str, socket_type: str = "NodeSocketFloat", default=None, *, min=None,
+                     max=None, description: str = ""):
+        """Add an input to this group's interface (once) and return the Group Input's socket."""
+        iface = self.tree.interface
+        item = next((i for i in iface.items_tree if getattr(i, "in_out", None) == "INPUT" and i.name == name), None)
+        if item is None:
+            item = iface.new_socket(name, in_out="INPUT", socket_type=socket_type, description=description)
+            if default is not None:
+                item.default_value = default
+            if min is not None:
+                item.min_value = min
+            if max is not None:
+                item.max_value = max
+        group_input = next((n for n in self.nodes if n.bl_idname == "NodeGroupInput"), None) \
+            or self.nodes.new("NodeGroupInput")
+        return find_socket(group_input.outputs, item.identifier)
+
+    # -- helpers ------------------------------------------------------------------------------
+    def math(self, operation: str, *args, use_clamp: bool = False):
+        return self.new_node("ShaderNodeMath", list(args), {"operation": operation, "use_clamp": use_clamp})
+
+    def vector_math(self, operation: str, *args):
+        return self.new_node("ShaderNodeVectorMath", list(args), {"operation": operation})
+
+    def scalar_add(self, *args):
+        return self.math("ADD", *args)
+
+    def scalar_multiply(self, *args):
+        return self.math("MULTIPLY", *args)
+
+    def compare(self, operation: str, a, b, data_type: str = "FLOAT"):
+        node = self.new_node("FunctionNodeCompare", attrs={"data_type": data_type, "operation": operation})
+        enabled = _enabled(node.inputs)
+        self.set_input(enabled[0], a)
+        self.set_input(enabled[1], b)
+        return node
+
+    def switch(self, pred, false, true, input_type: str = "FLOAT"):
+        """Geometry-nodes Switch: ``true`` where ``pred`` else ``false``."""
+        return self.new_node("GeometryNodeSwitch", attrs={"input_type": input_type},
+                             input_kwargs={"Switch": pred, "False": false, "True": true})
+
+    def capture(self, geometry, fields: dict, domain: str = "POINT"):
+        """Capture Attribute of each ``{name: (data_type, field)}`` on ``domain``; returns the node."""
+        items = [{"socket_type": data_type, "name": name} for name, (data_type, _) in fields.items()]
+        node = self.new_node("GeometryNodeCaptureAttribute", attrs={"domain": domain},
+                             items={"capture_items": items}, input_kwargs={"Geometry": geometry})
+        for name, (_, field) in fields.items():
+            self.set_input(find_socket(node.inputs, name), field)
+        return node
+
+    def color_ramp(self, fac, points: Sequence[tuple[float, Sequence[float]]], interpolation: str = "LINEAR"):
+        node = self.new_node("ShaderNodeValToRGB", input_kwargs={"Fac": fac})
+        set_color_ramp(node.color_ramp, points, interpolation=interpolation)
+        return node
+
+    def float_curve(self, value, points: Sequence[tuple], factor=None):
+        node = self.new_node("ShaderNodeFloatCurve", input_kwargs={"Value": value, "Factor": factor})
+        set_curve_mapping(node.mapping, [points])
+        return node
+
+    def group(self, group, input_kwargs: dict | None = None, **kwargs):
+        """A group node for ``group`` (a node tree, or a :func:`node_group` function)."""
+        tree = group() if callable(group) else group
+        node = self.new_node(GROUP_NODE_TYPES[self.tree.bl_idname], node_tree=tree, **kwargs)
+        self.set_inputs(node, input_kwargs or {})
+        return node
+
+
+def set_items(collection, specs: Sequence[dict]) -> None:
+    """Make a dynamic-socket collection (repeat_items, capture_items, enum_items, ...) hold
+    exactly ``specs``: each a dict of the item's properties. ``new()`` gets the ones it takes."""
+    new = collection.bl_rna.functions["new"]
+    params = [p.identifier for p in new.parameters if not p.is_output]
+    collection.clear()
+    for spec in specs:
+        item = collection.new(**{k: spec[k] for k in params if k in spec})
+        apply_props(item, {k: v for k, v in spec.items() if k not in params})
+
+
+def node_group(name: str | None = None, tree_type: str = "GeometryNodeTree") -> Callable:
+    """Decorator: ``fn(nw)`` builds a node group's contents; calling the result returns the
+    group (built once per file, then reused by name)."""
+
+    def wrap(fn):
+        group_name = name or fn.__name__
+
+        def get():
+            tree = bpy.data.node_groups.get(group_name)
+            if tree is None or tree.bl_idname != tree_type:
+                tree = bpy.data.node_groups.new(group_name, tree_type)
+                fn(NodeWrangler(tree))
+            return tree
+
+        get.__name__ = fn.__name__
+        get.__doc__ = fn.__doc__
+        return get
+
+    return wrap
