@@ -1,5 +1,5 @@
 """Sidebar panels in the 3D viewport's "ProcDream" tab."""
 
-from . import engine_panel
+from . import engine_panel, node_editor_panel
 
-CLASSES = (engine_panel.PROCDREAM_PT_engine,)
+CLASSES = (engine_panel.PROCDREAM_PT_engine, node_editor_panel.PROCDREAM_PT_node_tools)

@@ -91,7 +91,9 @@ def apply_props(struct, props: dict) -> None:
     for key, value in props.items():
         if isinstance(value, dict):
             sub = getattr(struct, key)
-            if key in ("color_ramp",) or type(sub).__name__ == "ColorRamp":
+            if sub is None:
+                continue  # an optional sub-struct this context does not have
+            if type(sub).__name__ == "ColorRamp":
                 set_color_ramp(sub, **value)
             elif type(sub).__name__ == "CurveMapping":
                 set_curve_mapping(sub, **value)
@@ -174,10 +176,11 @@ class NodeWrangler:
         try:
             node = self.nodes.new(resolved)
         except RuntimeError as exc:
-            raise NodeWranglerError(
-                f"node type {node_type!r} cannot be created in a {self.tree.bl_idname} on Blender "
-                f"{bpy.app.version_string}" + ("" if self._available(resolved) else " (unknown node type)")
-            ) from exc
+            what = f"node {name!r} of type {node_type!r}" if name else f"node type {node_type!r}"
+            why = "" if self._available(resolved) else (
+                " (this Blender does not know that type: was the tree made with a newer Blender?)")
+            raise NodeWranglerError(f"{what} cannot be created in a {self.tree.bl_idname} on Blender "
+                                    f"{bpy.app.version_string}{why}") from exc
         if name is not None:
             node.name = name
         if label is not None:
@@ -267,6 +270,38 @@ class NodeWrangler:
             or self.nodes.new("NodeGroupInput")
         return find_socket(group_input.outputs, item.identifier)
 
+    def build_interface(self, items: Sequence[dict]) -> None:
+        """Recreate a group interface from its description (what the transpiler emits).
+
+        ``items`` are in ``interface.items_tree`` order, each with item_type (SOCKET/PANEL),
+        name, uid, parent (panel name), position, in_out and socket_type (sockets) and props.
+        Items are created in uid order, burning unused ids, so socket identifiers
+        (``Socket_<uid>``) equal the original's; then each is moved to its place.
+        """
+        iface = self.tree.interface
+        iface.clear()
+        made: dict[int, object] = {}
+        next_uid = 0
+        for spec in sorted(items, key=lambda s: s["uid"]):
+            while next_uid < spec["uid"]:
+                iface.remove(iface.new_socket("_", in_out="INPUT", socket_type="NodeSocketFloat"))
+                next_uid += 1
+            if spec["item_type"] == "PANEL":
+                made[spec["uid"]] = iface.new_panel(spec["name"])
+            else:
+                made[spec["uid"]] = iface.new_socket(spec["name"], in_out=spec["in_out"],
+                                                     socket_type=spec["socket_type"])
+            next_uid = spec["uid"] + 1
+        panels = {s["name"]: made[s["uid"]] for s in items if s["item_type"] == "PANEL"}
+        for spec in items:
+            item = made[spec["uid"]]
+            if spec["parent"] is not None:
+                iface.move_to_parent(item, panels[spec["parent"]], spec["position"])
+            else:
+                iface.move(item, spec["position"])
+        for spec in items:
+            apply_props(made[spec["uid"]], spec.get("props", {}))
+
     # -- helpers ------------------------------------------------------------------------------
     def math(self, operation: str, *args, use_clamp: bool = False):
         return self.new_node("ShaderNodeMath", list(args), {"operation": operation, "use_clamp": use_clamp})
@@ -324,10 +359,22 @@ def set_items(collection, specs: Sequence[dict]) -> None:
     exactly ``specs``: each a dict of the item's properties. ``new()`` gets the ones it takes."""
     new = collection.bl_rna.functions["new"]
     params = [p.identifier for p in new.parameters if not p.is_output]
-    collection.clear()
-    for spec in specs:
-        item = collection.new(**{k: spec[k] for k in params if k in spec})
-        apply_props(item, {k: v for k, v in spec.items() if k not in params})
+    # Items already there are updated in place, so their socket identifiers stay stable.
+    while len(collection) > len(specs):
+        collection.remove(collection[len(collection) - 1])
+    for i, spec in enumerate(specs):
+        spec = dict(spec)
+        if "socket_type" in params and "socket_type" not in spec and "data_type" in spec:
+            # Some items (capture_items) store the type as data_type but take socket_type in new().
+            spec["socket_type"] = spec.pop("data_type")
+        if i < len(collection):
+            item = collection[i]
+            props = {k: v for k, v in spec.items()
+                     if k in item.bl_rna.properties and not item.bl_rna.properties[k].is_readonly}
+        else:
+            item = collection.new(**{k: spec[k] for k in params if k in spec})
+            props = {k: v for k, v in spec.items() if k not in params}
+        apply_props(item, props)
 
 
 def node_group(name: str | None = None, tree_type: str = "GeometryNodeTree") -> Callable:

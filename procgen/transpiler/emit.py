@@ -168,24 +168,7 @@ class Emitter:
     def _interface(self, t: TreeDesc) -> list[str]:
         if not t.interface:
             return []
-        lines = ["    iface = tree.interface", "    iface.clear()"]
-        panels: dict[str, str] = {}
-        taken: set[str] = set()
-        for item in t.interface:
-            parent = panels.get(item["parent"]) if item["parent"] else None
-            if item["item_type"] == "PANEL":
-                v = _ident(item["name"], taken, "panel_")
-                panels[item["name"]] = v
-                lines.append(f"    {v} = iface.new_panel({item['name']!r})")
-                if parent:
-                    lines.append(f"    iface.move_to_parent({v}, {parent}, len({parent}.interface_items))")
-            else:
-                v = "item"
-                lines.append(f"    {v} = iface.new_socket({item['name']!r}, in_out={item['in_out']!r}, "
-                             f"socket_type={item['socket_type']!r}" + (f", parent={parent})" if parent else ")"))
-            if item["props"]:
-                lines.append(f"    apply_props({v}, {literal(item['props'])})")
-        return lines
+        return [f"    nw.build_interface({literal(t.interface)})"]
 
     def _node_call(self, n: NodeDesc, var: dict, hook: Hook | None) -> str:
         args = [repr(n.type), f"name={n.name!r}"]

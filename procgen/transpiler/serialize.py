@@ -21,10 +21,12 @@ SKIP_NODE_PROPS = {
     "active_main_index", "width_hidden", "height",
     # Blender keeps this per-image-user frame counter in sync by itself.
     "frame_current",
+    # Menu Switch: a deprecated alias that points back at the node (its enum_items are kept).
+    "enum_definition",
 }
 LAYOUT_PROPS = ("label", "width", "hide", "mute", "use_custom_color", "color", "show_options",
                 "show_preview", "show_texture", "warning_propagation")
-SKIP_STRUCT_PROPS = {"rna_type", "frame_current", "tile"}
+SKIP_STRUCT_PROPS = {"rna_type", "frame_current"}
 SKIP_TREE_PROPS = {"rna_type", "name", "name_full", "bl_idname", "bl_label", "bl_description", "bl_icon",
                    "bl_use_group_interface", "type", "nodes", "links", "interface", "animation_data",
                    "grease_pencil", "view_center", "annotation", "is_embedded_data", "is_missing",
@@ -109,15 +111,19 @@ def value_of(prop, value):
 
 
 def _flatten(value):
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
     try:
         items = list(value)
     except TypeError:
         return value
-    return tuple(_flatten(v) if not isinstance(v, (int, float, bool)) else v for v in items)
+    return tuple(_flatten(v) for v in items)
 
 
-def struct_dict(struct) -> dict:
+def struct_dict(struct, depth: int = 0) -> dict:
     """Writable contents of a non-ID struct (image_user, color_ramp, curve mapping, ...)."""
+    if depth > 4:
+        raise TranspileError(f"{type(struct).__name__} nests deeper than the transpiler follows")
     kind = type(struct).__name__
     if kind == "ColorRamp":
         return {"color_mode": struct.color_mode, "interpolation": struct.interpolation,
@@ -135,8 +141,8 @@ def struct_dict(struct) -> dict:
             continue
         value = getattr(struct, p.identifier)
         if p.is_readonly:
-            if p.type == "POINTER" and value is not None and not isinstance(value, bpy.types.ID):
-                out[p.identifier] = struct_dict(value)
+            if p.type == "POINTER" and value is not None and not isinstance(value, (bpy.types.ID, bpy.types.Node)):
+                out[p.identifier] = struct_dict(value, depth + 1)
             continue
         out[p.identifier] = value_of(p, value)
     return out
@@ -146,8 +152,8 @@ def _item_collections(node) -> list[str]:
     out = []
     for p in node.bl_rna.properties:
         if p.type == "COLLECTION" and p.identifier not in ("inputs", "outputs", "internal_links"):
-            coll = getattr(node, p.identifier)
-            if "new" in coll.bl_rna.functions:
+            rna = getattr(getattr(node, p.identifier), "bl_rna", None)
+            if rna is not None and "new" in rna.functions:
                 out.append(p.identifier)
     return out
 
@@ -176,6 +182,8 @@ def _socket_value(socket):
     if not hasattr(socket, "default_value"):
         return None
     prop = socket.bl_rna.properties["default_value"]
+    if prop.type == "ENUM" and socket.default_value == "":
+        return None  # a menu socket whose items come from a link: nothing to set
     return value_of(prop, socket.default_value)
 
 
@@ -215,6 +223,8 @@ def _props(node, fresh) -> dict:
                     out[ident] = diff
             continue
         mine = value_of(p, value)
+        if p.type == "ENUM" and mine == "":
+            continue  # an enum with no items in this context cannot be set
         if mine != value_of(p, getattr(fresh, ident)):
             out[ident] = mine
     return out
@@ -248,12 +258,14 @@ def describe_node(node, scratch: _Scratch, tree_type: str) -> NodeDesc:
         apply_props(fresh, _resolved(desc.props))
         for coll_name, specs in desc.items.items():
             set_items(getattr(fresh, coll_name), _resolved(specs))
-        for side in ("inputs", "outputs"):
+        # A reroute whose socket type changed gets its new sockets only after the tree updates,
+        # so values cannot be set at build time; they are never used (it passes its link through).
+        retyped_reroute = node.bl_idname == "NodeReroute" and node.socket_idname != fresh.socket_idname
+        for side in ("inputs", "outputs") if not retyped_reroute else ():
             mine_sockets, fresh_sockets = getattr(node, side), getattr(fresh, side)
             values = {}
+            # Linked inputs keep their value too: it comes back when the link is removed.
             for i, s in enumerate(mine_sockets):
-                if side == "inputs" and s.is_linked:
-                    continue
                 v = _socket_value(s)
                 if v is None and not (hasattr(s, "default_value") and isinstance(
                         s.bl_rna.properties["default_value"], bpy.types.PointerProperty)):
@@ -282,7 +294,10 @@ def _resolved(value):
 def describe_interface(tree) -> list[dict]:
     out = []
     for item in tree.interface.items_tree:
-        entry = {"item_type": item.item_type, "name": item.name,
+        # Sockets and panels share one id counter (Socket_<uid>, persistent_uid); the builder
+        # recreates items in uid order so identifiers (which modifiers key values by) match.
+        uid = item.persistent_uid if item.item_type == "PANEL" else int(item.identifier.rpartition("_")[2])
+        entry = {"item_type": item.item_type, "name": item.name, "uid": uid, "position": item.position,
                  "parent": item.parent.name if item.parent is not None and item.parent.index >= 0 else None}
         if item.item_type == "SOCKET":
             entry["in_out"] = item.in_out
@@ -291,7 +306,10 @@ def describe_interface(tree) -> list[dict]:
         for p in item.bl_rna.properties:
             if p.identifier in SKIP_INTERFACE_PROPS or p.is_readonly or p.type == "COLLECTION":
                 continue
-            props[p.identifier] = value_of(p, getattr(item, p.identifier))
+            value = value_of(p, getattr(item, p.identifier))
+            if p.type == "ENUM" and value == "":
+                continue  # no items in this context: cannot be set
+            props[p.identifier] = value
         entry["props"] = props
         out.append(entry)
     return out
@@ -354,7 +372,7 @@ def prune(tree, desc: TreeDesc) -> None:
     pairs.update({v: k for k, v in list(pairs.items())})
     while stack:
         name = stack.pop()
-        for up in upstream.get(name, ()) | ({pairs[name]} if name in pairs else set()):
+        for up in upstream.get(name, set()) | ({pairs[name]} if name in pairs else set()):
             if up not in keep:
                 keep.add(up)
                 stack.append(up)
