@@ -16,6 +16,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 BENCHES: dict[str, Callable[[int], dict]] = {}
 
@@ -149,6 +150,35 @@ def render_gt_overhead(repeat: int) -> dict:
         "rss_after_last_frame_mib": round(rss[len(frames)], 1),
         "ratio_separate_gt_render_over_one_render": round(two_renders_s / one_render_s, 3),
     }
+
+
+@bench("transpiler")
+def transpiler_speed(repeat: int) -> dict:
+    """Transpile and rebuild a 500-node random geometry-nodes graph (target: < 2 s together)."""
+    import bpy
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from test_transpiler import random_graph
+
+    from procdream.procgen.transpiler import transpile
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    tree = random_graph(bpy, 500, seed=3)
+    source = {}
+
+    def run_transpile():
+        source["text"] = transpile(tree)
+
+    def run_rebuild():
+        ns = {"__name__": "bench"}
+        exec(compile(source["text"], "<transpiled>", "exec"), ns)
+        ns["build"](bpy.data.node_groups.new("rebuilt", "GeometryNodeTree"))
+
+    transpile_s = timed(run_transpile, repeat)
+    rebuild_s = timed(run_rebuild, repeat)
+    return {"nodes": len(tree.nodes), "links": len(tree.links), "transpile_s": round(transpile_s, 3),
+            "rebuild_s": round(rebuild_s, 3), "total_s": round(transpile_s + rebuild_s, 3),
+            "source_lines": source["text"].count("\n")}
 
 
 def main(argv: list[str] | None = None) -> int:
