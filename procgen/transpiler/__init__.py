@@ -56,9 +56,10 @@ def _main_block(kind: str, name: str, tree_type: str, extra: dict) -> list[str]:
                 f"    print(f'built {kind} {{block.name!r}}')"]
     lines = [f"    tree = build(bpy.data.node_groups.new({name!r}, {tree_type!r}))"]
     if kind == "modifier":
-        lines += [f"    obj = bpy.data.objects.get({extra['object']!r})",
+        lines += [f"    obj_name = {extra['object']!r}",
+                  "    obj = bpy.data.objects.get(obj_name)",
                   "    if obj is None:",
-                  f"        sys.exit(f'object {extra['object']!r} is not in this file; node group {{tree.name!r}} "
+                  "        sys.exit(f'object {obj_name!r} is not in this file; node group {tree.name!r} "
                   "was built without a modifier')",
                   f"    obj.modifiers.new({extra['modifier']!r}, 'NODES').node_group = tree"]
     elif kind == "compositor":
