@@ -66,11 +66,16 @@ def test_node_group_decorator_builds_once(bpy):
     assert len([g for g in bpy.data.node_groups if g.name.startswith("Doubler")]) == 1
 
 
-@pytest.mark.parametrize("kind", ["world", "node_group", "modifier"])
+@pytest.mark.parametrize("kind", ["world", "node_group", "modifier", "compositor"])
 def test_transpiled_main_recreates_under_the_original_name(bpy, tmp_path, kind):
     if kind == "world":
         target = bpy.data.worlds.new("Overcast")
         NodeWrangler(target).new_node("ShaderNodeTexSky", name="Sky")
+    elif kind == "compositor":
+        tree = bpy.data.node_groups.new("Scatter", "CompositorNodeTree")
+        NodeWrangler(tree).new_node("CompositorNodeBlur", name="Cube")
+        bpy.context.scene.compositing_node_group = tree
+        target = bpy.context.scene
     else:
         tree = bpy.data.node_groups.new("Scatter", "GeometryNodeTree")
         NodeWrangler(tree).new_node("GeometryNodeMeshCube", name="Cube", input_kwargs={"Size": (2.0, 1.0, 1.0)})
@@ -89,6 +94,9 @@ def test_transpiled_main_recreates_under_the_original_name(bpy, tmp_path, kind):
     runpy.run_path(str(path), run_name="__main__")
     if kind == "world":
         assert "Sky" in bpy.data.worlds["Overcast"].node_tree.nodes
+    elif kind == "compositor":
+        assert bpy.context.scene.compositing_node_group.name == "Scatter"
+        assert bpy.context.scene.compositing_node_group.nodes["Cube"].bl_idname == "CompositorNodeBlur"
     else:
         rebuilt = bpy.data.node_groups["Scatter"]
         assert tuple(rebuilt.nodes["Cube"].inputs["Size"].default_value) == (2.0, 1.0, 1.0)

@@ -260,6 +260,23 @@ def test_unknown_node_type_from_a_newer_blender_is_named(bpy):
         NodeWrangler(tree).new_node("GeometryNodeWarpDrive", name="Warp")
 
 
+def test_node_of_an_unknown_type_in_a_file_is_named(bpy):
+    class FutureNode(bpy.types.Node):
+        bl_idname = "ShaderNodeFromTheFuture"
+        bl_label = "Future"
+
+        @classmethod
+        def poll(cls, tree):
+            return True
+
+    bpy.utils.register_class(FutureNode)
+    tree = bpy.data.node_groups.new("Loaded", "ShaderNodeTree")
+    tree.nodes.new("ShaderNodeFromTheFuture").name = "Warp"
+    bpy.utils.unregister_class(FutureNode)  # what a file from a newer Blender looks like
+    with pytest.raises(TranspileError, match="node 'Warp' .* does not know: the file was made with a newer"):
+        transpile(tree)
+
+
 def test_missing_object_reference_becomes_a_named_placeholder(bpy):
     tree = bpy.data.node_groups.new("Refs", "GeometryNodeTree")
     info = NodeWrangler(tree).new_node("object_info")

@@ -235,7 +235,14 @@ def describe_node(node, scratch: _Scratch, tree_type: str) -> NodeDesc:
                     parent=node.parent.name if node.parent else None,
                     location=(float(node.location[0]), float(node.location[1])))
     fresh_tree = scratch.tree(tree_type)
-    fresh = fresh_tree.nodes.new(node.bl_idname)
+    try:
+        if node.bl_idname == "NodeUndefined":
+            raise RuntimeError("undefined")
+        fresh = fresh_tree.nodes.new(node.bl_idname)
+    except RuntimeError:
+        raise TranspileError(
+            f"node {node.name!r} ({node.bl_idname}) is of a type Blender {bpy.app.version_string} does not "
+            "know: the file was made with a newer Blender or uses an add-on that is not enabled") from None
     try:
         for p in LAYOUT_PROPS:
             mine, default = getattr(node, p, None), getattr(fresh, p, None)
