@@ -1,0 +1,348 @@
+"""Compose a whole nature scene from a seed and a gin config.
+
+Stages (each a gin configurable, each can be switched off or overridden):
+``terrain``, ``water``, ``rocks``, ``trees``, ``ground_cover``, ``sky``, ``camera``.
+A binding names a stage knob (``trees.density = 0``) or a field of the stage's sampled
+parameters (``terrain.resolution = 128`` fixes TerrainParams.resolution). Scene types are
+gin files in ``configs/`` (forest, mountain, desert, arctic, meadow) on top of ``base.gin``.
+
+Everything is sampled and validated first, from child generators of one seeded
+``numpy.random.Generator`` (one per stage, so switching a stage off does not change the
+others), and only then built: bad input fails before any building starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gin
+import numpy as np
+
+from .configs import CONFIG_DIR
+from .params import ParamError, check, replace_checked
+
+SCENE_TYPES = ("forest", "mountain", "desert", "arctic", "meadow")
+STAGES = ("terrain", "water", "rocks", "trees", "ground_cover", "sky", "camera", "materials")
+
+
+class SceneConfigError(ValueError):
+    """A scene type, gin file or binding that cannot be used; raised before building."""
+
+
+# -- stage configurables ---------------------------------------------------------------------------
+# Each returns its knobs plus the remaining bindings, which must be fields of the stage's Params.
+
+@gin.configurable("terrain")
+def terrain_stage(enabled=True, material="grass", **overrides):
+    return {"enabled": enabled, "material": material, "overrides": overrides}
+
+
+@gin.configurable("water")
+def water_stage(enabled=False, level=0.25, material="water", category="water"):
+    """A flat water (or ice) plane at ``level`` (fraction of the terrain's height range)."""
+    return {"enabled": enabled, "level": level, "material": material, "category": category}
+
+
+@gin.configurable("rocks")
+def rocks_stage(enabled=True, count=12, boulder_fraction=0.2, material="rock", max_slope_deg=45.0,
+                **overrides):
+    return {"enabled": enabled, "count": count, "boulder_fraction": boulder_fraction, "material": material,
+            "max_slope_deg": max_slope_deg, "overrides": overrides}
+
+
+@gin.configurable("trees")
+def trees_stage(enabled=True, density=0.6, species=("conifer", "broadleaf"), max_slope_deg=30.0,
+                bark_material="bark", leaf_material="leaf", **overrides):
+    """``density``: trees per 100 square metres of terrain."""
+    return {"enabled": enabled, "density": density, "species": tuple(species), "max_slope_deg": max_slope_deg,
+            "bark_material": bark_material, "leaf_material": leaf_material, "overrides": overrides}
+
+
+@gin.configurable("ground_cover")
+def ground_cover_stage(enabled=True, density=1.0, **overrides):
+    """``density`` scales every layer's instances per square metre."""
+    return {"enabled": enabled, "density": density, "overrides": overrides}
+
+
+@gin.configurable("sky")
+def sky_stage(enabled=True, overcast_probability=0.2, exposure=0.0, **overrides):
+    return {"enabled": enabled, "overcast_probability": overcast_probability, "exposure": exposure,
+            "overrides": overrides}
+
+
+@gin.configurable("camera")
+def camera_stage(trajectory=None, clearing_m=2.0, **overrides):
+    """``clearing_m``: no rock or tree closer than this to the camera path."""
+    return {"trajectory": trajectory, "clearing_m": clearing_m, "overrides": overrides}
+
+
+@gin.configurable("materials")
+def materials_stage(grass="grass", petal="petal", leaf="leaf"):
+    """Material kinds used by ground cover."""
+    return {"grass": grass, "petal": petal, "leaf": leaf}
+
+
+# -- configuration ----------------------------------------------------------------------------------
+
+def configure(scene_type: str, gin_params=(), gin_files=()) -> dict:
+    """Parse ``base.gin`` + the scene type's file + extra files + bindings; return every stage's config."""
+    if scene_type not in SCENE_TYPES:
+        raise SceneConfigError(f"unknown scene type {scene_type!r}; known: {', '.join(SCENE_TYPES)}")
+    files = [CONFIG_DIR / "base.gin", CONFIG_DIR / f"{scene_type}.gin", *map(Path, gin_files)]
+    for f in files:
+        if not Path(f).is_file():
+            raise SceneConfigError(f"gin file {f} does not exist")
+    gin.clear_config()
+    try:
+        gin.parse_config_files_and_bindings([str(f) for f in files], list(gin_params))
+    except (ValueError, KeyError, SyntaxError, TypeError) as exc:
+        raise SceneConfigError(f"bad gin config: {_gin_message(exc)}") from None
+    return {name: fn() for name, fn in (
+        ("terrain", terrain_stage), ("water", water_stage), ("rocks", rocks_stage), ("trees", trees_stage),
+        ("ground_cover", ground_cover_stage), ("sky", sky_stage), ("camera", camera_stage),
+        ("materials", materials_stage))}
+
+
+def _gin_message(exc: Exception) -> str:
+    msg = str(exc).strip().splitlines()
+    return msg[0] if msg else type(exc).__name__
+
+
+# -- the plan: everything sampled, nothing built ---------------------------------------------------------
+
+@dataclass
+class Placement:
+    params: object
+    location: tuple[float, float, float]
+    yaw_deg: float
+
+
+@dataclass
+class ScenePlan:
+    scene_type: str
+    seed: int
+    n_frames: int
+    config: dict
+    terrain: object = None
+    sky: object = None
+    camera: object = None
+    ground_cover: object = None
+    rocks: list = field(default_factory=list)
+    trees: list = field(default_factory=list)
+    material_params: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        """The sampled parameters, JSON-ready (for scene.json)."""
+        def conv(x):
+            if dataclasses.is_dataclass(x):
+                return {k: conv(v) for k, v in dataclasses.asdict(x).items()}
+            if isinstance(x, dict):
+                return {str(k): conv(v) for k, v in x.items()}
+            if isinstance(x, (list, tuple)):
+                return [conv(v) for v in x]
+            if isinstance(x, (np.floating, np.integer)):
+                return x.item()
+            return x
+
+        return conv({"scene_type": self.scene_type, "seed": self.seed, "terrain": self.terrain, "sky": self.sky,
+                     "camera": self.camera, "ground_cover": self.ground_cover, "rocks": self.rocks,
+                     "trees": self.trees, "materials": self.material_params})
+
+
+def _override(params, overrides: dict, stage: str):
+    try:
+        return replace_checked(params, **overrides)
+    except ParamError as exc:
+        raise SceneConfigError(f"{stage}: {exc}") from None
+
+
+def plan(scene_type: str, seed: int, gin_params=(), n_frames: int = 1, gin_files=()) -> ScenePlan:
+    """Sample every parameter of the scene and validate it. Builds nothing."""
+    from . import materials
+    from .generators import cameras, ground_cover, rocks, sky, terrain, trees
+
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise SceneConfigError(f"seed must be a non-negative integer, got {seed!r}")
+    if n_frames < 1:
+        raise SceneConfigError(f"n_frames must be >= 1, got {n_frames}")
+    cfg = configure(scene_type, gin_params, gin_files)
+    stage_rngs = dict(zip(STAGES, np.random.default_rng(seed).spawn(len(STAGES)), strict=True))
+    p = ScenePlan(scene_type, int(seed), n_frames, cfg)
+
+    p.terrain = _override(terrain.sample_params(stage_rngs["terrain"]), cfg["terrain"]["overrides"], "terrain")
+    heights = terrain.heightfield(p.terrain)
+    sampler = terrain.HeightSampler(heights, p.terrain.extent_m)
+
+    cam_cfg = cfg["camera"]
+    p.camera = _override(cameras.sample_params(stage_rngs["camera"], cam_cfg["trajectory"]),
+                         cam_cfg["overrides"], "camera")
+    path, _ = cameras.trajectory(p.camera, n_frames, sampler)
+
+    sky_cfg = cfg["sky"]
+    p.sky = _override(sky.sample_params(stage_rngs["sky"], sky_cfg["overcast_probability"]),
+                      sky_cfg["overrides"], "sky")
+
+    mat_rng = stage_rngs["materials"]
+    kinds = {cfg["terrain"]["material"], cfg["rocks"]["material"], cfg["trees"]["bark_material"],
+             cfg["trees"]["leaf_material"], *cfg["materials"].values()}
+    if cfg["water"]["enabled"]:
+        kinds.add(cfg["water"]["material"])
+    for kind in sorted(kinds):
+        if kind not in materials.MATERIALS:
+            raise SceneConfigError(f"unknown material {kind!r}; known: {', '.join(sorted(materials.MATERIALS))}")
+        p.material_params[kind] = materials.MATERIALS[kind].sample_params(mat_rng)
+
+    taken: list[tuple[float, float, float]] = []  # (x, y, radius) of placed objects
+    rk = cfg["rocks"]
+    if rk["enabled"]:
+        rng = stage_rngs["rocks"]
+        for _ in range(int(rk["count"])):
+            big = rng.random() < rk["boulder_fraction"]
+            params = (getattr(rocks, "sample_boulder_params", rocks.sample_params) if big else rocks.sample_params)(rng)
+            params = _override(params, rk["overrides"], "rocks")
+            spot = _spot(rng, sampler, path, taken, _footprint(params), rk["max_slope_deg"], cam_cfg["clearing_m"])
+            if spot is not None:
+                p.rocks.append(Placement(params, spot, float(rng.uniform(0, 360))))
+    tr = cfg["trees"]
+    if tr["enabled"] and tr["density"] > 0:
+        rng = stage_rngs["trees"]
+        area = p.terrain.extent_m ** 2
+        for _ in range(int(round(tr["density"] * area / 100.0))):
+            species = str(rng.choice(tr["species"]))
+            params = _override(trees.sample_params(rng, species=species), tr["overrides"], "trees")
+            spot = _spot(rng, sampler, path, taken, _footprint(params), tr["max_slope_deg"], cam_cfg["clearing_m"])
+            if spot is not None:
+                p.trees.append(Placement(params, spot, float(rng.uniform(0, 360))))
+    gc = cfg["ground_cover"]
+    if gc["enabled"] and gc["density"] > 0:
+        p.ground_cover = _override(ground_cover.sample_params(stage_rngs["ground_cover"], gc["density"]),
+                                   gc["overrides"], "ground_cover")
+    for part in (p.terrain, p.camera, p.sky, p.ground_cover):
+        if part is not None:
+            check(part)
+    return p
+
+
+def _footprint(params) -> float:
+    """Horizontal radius (m) an object needs, from its size parameters."""
+    for name in ("crown_radius_m", "size_m"):
+        if hasattr(params, name):
+            return float(getattr(params, name))
+    if hasattr(params, "height_m"):
+        return 0.3 * float(params.height_m)
+    return 1.0
+
+
+def _spot(rng, sampler, path, taken, radius, max_slope_deg, clearing_m, tries: int = 30):
+    """A free spot on walkable ground away from the camera path, or None."""
+    margin = radius + 0.5
+    half = sampler.extent / 2 - margin
+    min_nz = math.cos(math.radians(max_slope_deg))
+    for _ in range(tries):
+        x, y = rng.uniform(-half, half, size=2)
+        if float(sampler.normal(x, y)[2]) < min_nz:
+            continue
+        if np.min(np.hypot(path[:, 0] - x, path[:, 1] - y)) < clearing_m + radius:
+            continue
+        if any(math.hypot(x - ox, y - oy) < radius + orad for ox, oy, orad in taken):
+            continue
+        taken.append((float(x), float(y), radius))
+        return (float(x), float(y), float(sampler.height(x, y)))
+    return None
+
+
+# -- building --------------------------------------------------------------------------------------
+
+@dataclass
+class SceneResult:
+    plan: ScenePlan
+    objects: list
+    camera: object
+    sampler: object
+
+
+def build(p: ScenePlan, scene=None) -> SceneResult:
+    """Build a planned scene into ``scene`` (default: the context scene). Deterministic."""
+    import bpy
+
+    from ..render_gt.labels import set_label
+    from . import materials
+    from .generators import cameras, ground_cover, rocks, sky, terrain, trees
+
+    scene = scene or bpy.context.scene
+    mats = {kind: materials.MATERIALS[kind].build(params) for kind, params in p.material_params.items()}
+    cfg = p.config
+    objects = []
+    ter, sampler = terrain.build(p.terrain)
+    ter.data.materials.append(mats[cfg["terrain"]["material"]])
+    objects.append(ter)
+
+    if cfg["water"]["enabled"]:
+        level = float(sampler.h.min() + cfg["water"]["level"] * np.ptp(sampler.h))
+        bpy.ops.mesh.primitive_plane_add(size=p.terrain.extent_m, location=(0.0, 0.0, level))
+        water = bpy.context.object
+        water.name = "water"
+        water.data.materials.append(mats[cfg["water"]["material"]])
+        set_label(water, cfg["water"]["category"])
+        objects.append(water)
+
+    obstacles = []
+    for i, place in enumerate(p.rocks):
+        obj = rocks.build(place.params, name=f"rock_{i:03d}")
+        _place(obj, place)
+        obj.data.materials.append(mats[cfg["rocks"]["material"]])
+        objects.append(obj)
+        obstacles.append(_aabb(obj))
+    for i, place in enumerate(p.trees):
+        built = trees.build(place.params, name=f"tree_{i:03d}")
+        parts = _tree_objects(built)
+        for obj in parts["render"]:
+            _place(obj, place)
+            objects.append(obj)
+        trunk = parts["trunk"]
+        if trunk is not None and not trunk.data.materials:
+            trunk.data.materials.append(mats[cfg["trees"]["bark_material"]])
+        card = parts["card"]
+        if card is not None and not card.data.materials:
+            card.data.materials.append(mats[cfg["trees"]["leaf_material"]])
+        if trunk is not None:
+            obstacles.append(_aabb(trunk))
+    if p.ground_cover is not None:
+        gm = cfg["materials"]
+        objects += ground_cover.build(p.ground_cover, ter, {k: mats[v] for k, v in gm.items()})
+    if cfg["sky"]["enabled"]:
+        sky.build(p.sky, scene)
+        scene.view_settings.exposure = cfg["sky"]["exposure"]
+    cam = cameras.build(p.camera, p.n_frames, sampler, obstacles, scene)
+    return SceneResult(p, objects, cam, sampler)
+
+
+def _place(obj, place: Placement) -> None:
+    obj.location = place.location
+    obj.rotation_euler[2] = math.radians(place.yaw_deg)
+
+
+def _aabb(obj):
+    import bpy
+    from mathutils import Vector
+
+    bpy.context.view_layer.update()
+    corners = np.array([obj.matrix_world @ Vector(c) for c in obj.bound_box])
+    return corners.min(axis=0), corners.max(axis=0)
+
+
+def _tree_objects(built) -> dict:
+    """Normalise the trees generator's result: objects to place, the trunk, the leaf card."""
+    get = built.get if isinstance(built, dict) else (lambda k, d=None: getattr(built, k, d))
+    trunk = get("trunk") or get("branches") or get("mesh")
+    leaves = get("leaves") or get("leaf_instancer")
+    card = get("leaf_card") or get("card") or get("prototype")
+    return {"render": [o for o in (trunk, leaves) if o is not None], "trunk": trunk, "card": card}
+
+
+def compose(scene_type: str, seed: int, gin_params=(), n_frames: int = 1, gin_files=(), scene=None) -> SceneResult:
+    """Plan and build a scene in one call (what the dataset and the add-on use)."""
+    return build(plan(scene_type, seed, gin_params, n_frames, gin_files), scene)
