@@ -1,0 +1,61 @@
+"""From :class:`Layers` to the Material Output: Principled BSDF, bump or displacement, extra lobes."""
+
+from __future__ import annotations
+
+import bpy
+
+from ..nodes import NodeWrangler
+from .surface_layers import Layers
+from .surface_params import Optics, Relief
+
+
+def _node(nw: NodeWrangler, bl_idname: str):
+    """The material's own node of a type (a new material has one BSDF and one output), else a new one."""
+    found = next((n for n in nw.nodes if n.bl_idname == bl_idname), None)
+    return found if found is not None else nw.new_node(bl_idname)
+
+
+def relief_normal(nw: NodeWrangler, material: bpy.types.Material, output, layers: Layers, relief: Relief):
+    """The shading normal. With displacement, coarse height moves the geometry and only fine
+    detail is bumped; without, both are bumped."""
+    if relief.displacement > 0.0:
+        displace = nw.new_node("displacement", input_kwargs={
+            "Height": layers.coarse, "Midlevel": 0.5 * relief.macro_weight, "Scale": relief.displacement})
+        nw.connect(displace, output.inputs["Displacement"])
+        # BOTH: real displacement where the mesh is dense enough, bump for what it cannot resolve.
+        material.displacement_method = "BOTH"
+        height = layers.fine
+    else:
+        material.displacement_method = "BUMP"
+        height = nw.math("ADD", layers.coarse, layers.fine)
+    return nw.new_node("bump", input_kwargs={
+        "Strength": relief.bump_strength, "Distance": relief.bump_distance, "Height": height})
+
+
+def shade(nw: NodeWrangler, material: bpy.types.Material, layers: Layers, optics: Optics, relief: Relief,
+          alpha=None) -> None:
+    """Wire the surface (and, for absorbing media, the volume) into the Material Output."""
+    output = _node(nw, "ShaderNodeOutputMaterial")
+    bsdf = _node(nw, "ShaderNodeBsdfPrincipled")
+    normal = relief_normal(nw, material, output, layers, relief)
+    nw.set_inputs(bsdf, {
+        "Base Color": layers.color, "Roughness": layers.roughness, "Normal": normal,
+        "IOR": optics.ior, "Specular IOR Level": optics.specular,
+        "Transmission Weight": optics.transmission,
+        "Subsurface Weight": optics.subsurface, "Subsurface Radius": optics.subsurface_radius,
+        "Subsurface Scale": optics.subsurface_scale,
+        "Sheen Weight": optics.sheen, "Coat Weight": optics.coat, "Coat Normal": normal,
+    })
+    surface = bsdf
+    if optics.translucency > 0.0:
+        translucent = nw.new_node("ShaderNodeBsdfTranslucent", input_kwargs={"Color": layers.color, "Normal": normal})
+        surface = nw.new_node("mix_shader", input_kwargs={"Fac": optics.translucency, 1: surface, 2: translucent})
+    if alpha is not None:
+        # A Transparent BSDF mix cuts every lobe (translucency too), unlike the Principled Alpha input.
+        clear = nw.new_node("ShaderNodeBsdfTransparent")
+        surface = nw.new_node("mix_shader", input_kwargs={"Fac": alpha, 1: clear, 2: surface})
+    nw.connect(surface, output.inputs["Surface"])
+    if optics.absorption_density > 0.0:
+        volume = nw.new_node("ShaderNodeVolumeAbsorption", input_kwargs={
+            "Color": (*optics.absorption_color, 1.0), "Density": optics.absorption_density})
+        nw.connect(volume, output.inputs["Volume"])
