@@ -300,7 +300,8 @@ def build(p: ScenePlan, scene=None) -> SceneResult:
         built = trees.build(place.params, name=f"tree_{i:03d}")
         parts = _tree_objects(built)
         for obj in parts["render"]:
-            _place(obj, place)
+            if obj.parent is None:  # children (leaf instancers) follow their parent
+                _place(obj, place)
             objects.append(obj)
         trunk = parts["trunk"]
         if trunk is not None and not trunk.data.materials:

@@ -181,6 +181,27 @@ def transpiler_speed(repeat: int) -> dict:
             "source_lines": source["text"].count("\n")}
 
 
+@bench("procgen_scenes")
+def procgen_scenes(repeat: int) -> dict:
+    """Per scene type at default settings: build time, object/instance counts, peak memory and a
+    320x240 16-spp Cycles render; one fresh process per type so peak memory is that scene's."""
+    import subprocess
+
+    from procdream.procgen.scenes import SCENE_TYPES
+
+    out = {}
+    script = Path(__file__).resolve().parent / "preview_scenes.py"
+    for scene_type in SCENE_TYPES:
+        proc = subprocess.run([sys.executable, str(script), "--types", scene_type, "--json",
+                               "--out", "out/bench_previews"], capture_output=True, text=True)
+        if proc.returncode != 0:
+            out[scene_type] = {"error": proc.stderr.strip().splitlines()[-1:]}
+            continue
+        row = json.loads(proc.stdout.strip().splitlines()[-1])
+        out[scene_type] = {k: row[k] for k in ("build_s", "render_s", "objects", "instances", "peak_rss_mib")}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run ProcDream benchmarks; print one JSON object.")
     parser.add_argument("--only", nargs="+", choices=sorted(BENCHES), help="run only these")

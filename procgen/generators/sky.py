@@ -37,6 +37,8 @@ def sample_params(rng: np.random.Generator, overcast_probability: float = 0.2) -
         sun_strength=float(rng.uniform(0.6, 1.5) if overcast else rng.uniform(2.5, 5.0)),
         air_density=float(rng.uniform(0.7, 1.6)),
         aerosol_density=float(rng.uniform(0.5, 3.0)),
+        # The physical sky is in absolute units; at strength 1 it outshines a 3-5 W/m^2 sun.
+        sky_strength=float(rng.uniform(0.6, 1.0) if overcast else rng.uniform(0.15, 0.35)),
         overcast_hue=float(rng.uniform(0.52, 0.64)),
         overcast_value=float(rng.uniform(0.55, 0.9)),
     )
