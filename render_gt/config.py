@@ -10,8 +10,8 @@ class RenderConfig:
     """How one frame is rendered.
 
     width, height: output size in pixels. samples: Cycles samples per pixel of the RGB image.
-    The ground truth comes from a second view layer rendered in the same render at one sample
-    per pixel, so every GT channel is a pixel-centre point sample of the same surface.
+    The ground truth comes from a second, 1-sample render of the same synced scene, so every
+    GT channel is a pixel-centre point sample of the same surface.
     """
 
     width: int = 320
@@ -20,9 +20,7 @@ class RenderConfig:
     denoise: bool = False
     #: Cycles device: "CPU" or "GPU" (GPU uses whatever compute backend the preferences set up).
     device: str = "CPU"
-    #: Name of the extra view layer that carries the ground truth passes.
-    gt_layer: str = "procdream_gt"
-    #: Keep the raw multilayer EXR (all passes, both layers) next to the frame files.
+    #: Keep the raw multilayer EXR of the ground-truth render next to the frame files.
     keep_exr: bool = False
     #: Also write preview.png (RGB, depth, flow, instances, normals tiled) per frame.
     preview: bool = True
@@ -35,5 +33,3 @@ class RenderConfig:
             raise ValueError(f"samples must be an integer >= 1, got {self.samples!r}")
         if self.device not in ("CPU", "GPU"):
             raise ValueError(f"device must be 'CPU' or 'GPU', got {self.device!r}")
-        if not self.gt_layer:
-            raise ValueError("gt_layer must be a non-empty view layer name")

@@ -11,13 +11,6 @@ import numpy as np
 _RAMP = np.array([[0.05, 0.03, 0.3], [0.13, 0.35, 0.6], [0.1, 0.65, 0.55], [0.6, 0.85, 0.25], [0.99, 0.9, 0.15]])
 
 
-def srgb8(linear: np.ndarray) -> np.ndarray:
-    """Scene-linear RGB(A) -> 8-bit sRGB RGB (the plain sRGB transfer curve, clipped)."""
-    x = np.clip(linear[..., :3].astype(np.float64), 0.0, 1.0)
-    x = np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
-    return (x * 255 + 0.5).astype(np.uint8)
-
-
 def _ramp(t: np.ndarray) -> np.ndarray:
     t = np.clip(t, 0.0, 1.0) * (len(_RAMP) - 1)
     i = np.minimum(t.astype(int), len(_RAMP) - 2)
