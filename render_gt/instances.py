@@ -135,6 +135,29 @@ def _add_aov(material) -> None:
     tree.links.new(attr.outputs["Fac"], aov.inputs["Value"])
 
 
+def _number_prototypes(depsgraph, ordinals: dict[str, int], instancers: set[str]) -> None:
+    """Object instances (Collection Info, instanced objects) carry their *prototype's* pass
+    index in Cycles, not the instancer's: give each prototype its instancer's ordinal.
+
+    A visible object that is also instanced keeps its own ordinal; a prototype instanced by
+    two objects takes the first (in name order).
+    """
+    if not instancers:
+        return
+    owner: dict[str, int] = {}
+    for inst in depsgraph.object_instances:
+        if not inst.is_instance or inst.parent is None:
+            continue
+        host = inst.parent.original.name
+        if host not in instancers:
+            continue
+        proto = inst.object.original
+        if proto.name in ordinals or proto.name in owner:
+            continue
+        owner[proto.name] = ordinals[host]
+        proto.pass_index = ordinals[host]
+
+
 def set_aov_pass(view_layer, enabled: bool) -> None:
     """Add or remove the instance AOV pass on the ground-truth view layer."""
     aov = view_layer.aovs.get(AOV_NAME)
@@ -175,6 +198,8 @@ def assign_instances(scene) -> InstanceTable:
     for obj in scene.objects:
         if obj.type in RENDERABLE and obj.hide_render:
             obj.pass_index = 0  # a stale ordinal could collide
+    _number_prototypes(depsgraph, {o.name: i for i, o in enumerate(objs, start=1)},
+                       {r.name for r in table.records if r.instances})
     if any(r.instances for r in table.records):
         for material in bpy.data.materials:
             if material.users:

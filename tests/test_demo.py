@@ -1,29 +1,34 @@
-"""The placeholder demo renders a real Cycles image of the asked size."""
+"""The demo builds a procedural scene and writes frames with ground truth and previews."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 
 from conftest import ROOT, run_python
+from procdream.render_gt import load_frame
 
 
-def test_demo_render_writes_a_png(tmp_path, bpy):
-    proc = run_python([str(ROOT / "scripts/demo_render.py"), "--out", str(tmp_path),
-                       "--resolution", "64", "48", "--samples", "4"])
+def test_demo_renders_a_scene_with_ground_truth(tmp_path):
+    proc = run_python([str(ROOT / "scripts/demo_render.py"), "--out", str(tmp_path), "--frames", "2",
+                       "--resolution", "64", "48", "--samples", "2", "--gin-param", "terrain.resolution=24"])
     assert proc.returncode == 0, proc.stderr[-2000:]
-    out = tmp_path / "render.png"
-    assert out.is_file() and not list(tmp_path.glob(".*tmp*"))
-    img = bpy.data.images.load(str(out))
-    assert tuple(img.size) == (64, 48)
-    px = np.array(img.pixels[:]).reshape(48, 64, 4)
-    # Sky at the top, a lit red sphere in the middle: the image is not flat.
-    assert px[..., :3].std() > 0.05
-    centre = px[20:28, 28:36, :3].mean(axis=(0, 1))
-    assert centre[0] > centre[2], centre
+    scene = tmp_path / "scene_000000"
+    assert "previews: " in proc.stdout and (scene / "frame_0001" / "preview.png").is_file()
+    info = json.loads((scene / "scene.json").read_text())
+    assert info["seed"] == 0 and info["params"]["scene_type"] == "meadow"
+    names = {o["name"] for o in info["objects"]}
+    assert {"terrain", "grass_cover"} <= names
+    f = load_frame(scene / "frame_0001")
+    assert f["rgb"].shape == (48, 64, 3) and f["rgb"].std() > 3
+    assert np.isfinite(f["depth"]).any() and (f["instance"] > 0).any()
+    assert "flow_forward" in f and "flow_backward" not in f
 
 
-def test_demo_rejects_bad_resolution(tmp_path):
-    proc = run_python([str(ROOT / "scripts/demo_render.py"), "--out", str(tmp_path),
-                       "--resolution", "0", "48"])
-    assert proc.returncode == 2 and "--resolution and --samples must be positive" in proc.stderr
-    assert not (tmp_path / "render.png").exists()
+def test_demo_rejects_bad_input(tmp_path):
+    proc = run_python([str(ROOT / "scripts/demo_render.py"), "--out", str(tmp_path), "--resolution", "0", "48"])
+    assert proc.returncode == 2 and "--resolution, --samples and --frames must be positive" in proc.stderr
+    proc = run_python([str(ROOT / "scripts/demo_render.py"), "--out", str(tmp_path), "--gin-param", "trees.densty=1"])
+    assert proc.returncode == 2 and "densty" in proc.stderr
+    assert not list(tmp_path.iterdir())

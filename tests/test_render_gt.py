@@ -277,3 +277,26 @@ def test_failure_mid_frame_leaves_no_partial_frame(bpy, tmp_path, monkeypatch):
     (f,) = render(scene, tmp_path, frames=(1,))
     np.testing.assert_allclose(f["depth"], 4.0, rtol=1e-5)
     assert not [p for p in (tmp_path / "scene").iterdir() if p.name.startswith(".")]
+
+
+def test_collection_instances_get_their_instancers_ids(bpy, tmp_path):
+    import numpy as np
+
+    from procdream.procgen.generators import ground_cover, terrain
+    from procdream.procgen.params import replace_checked
+
+    scene = gt_scenes.empty_scene()
+    gt_scenes.add_camera(scene, (0.0, -4.0, 1.5), rotation_deg=(70.0, 0.0, 0.0))
+    ter, _ = terrain.build(replace_checked(terrain.TerrainParams(), height_m=0.0, resolution=8, extent_m=10.0))
+    params = ground_cover.sample_params(np.random.default_rng(0))
+    hosts = ground_cover.build(params, ter, {"grass": bpy.data.materials.new("g")})
+    (f,) = render(scene, tmp_path)
+    info = json.loads((tmp_path / "scene" / "scene.json").read_text())
+    grass = next(o for o in info["objects"] if o["name"] == "grass_cover")
+    ids = np.unique(f["instance"])
+    in_grass = ids[(ids > grass["instance_id"]) & (ids <= grass["instance_ids"][1])]
+    assert len(in_grass) > 10  # many individual clumps told apart
+    assert (f["semantic"][np.isin(f["instance"], in_grass)] == labels.CATEGORIES["grass"]).all()
+    # Nothing rendered is left as background: the view is filled by terrain and cover.
+    assert (f["instance"] != 0).mean() > 0.5 and np.array_equal(f["instance"] == 0, ~np.isfinite(f["depth"]))
+    assert hosts[0].name == "grass_cover"
