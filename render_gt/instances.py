@@ -20,6 +20,7 @@ import bpy
 import numpy as np
 from mathutils import Vector
 
+from ..procgen.nodes import NodeWrangler, node_group
 from . import compat, labels
 
 #: ``Object.pass_index`` is a short: at most this many objects (instances are not limited).
@@ -87,28 +88,17 @@ def _instance_count(obj, depsgraph) -> int:
     return compat.top_level_instance_count(obj, depsgraph)
 
 
-def _tag_group() -> bpy.types.NodeTree:
+@node_group(TAG_GROUP)
+def _tag_group(nw: NodeWrangler) -> None:
     """Geometry nodes: store index + 1 on the instance domain as ``procdream_instance``."""
-    group = bpy.data.node_groups.get(TAG_GROUP)
-    if group is not None:
-        return group
-    group = bpy.data.node_groups.new(TAG_GROUP, "GeometryNodeTree")
+    group = nw.tree
+    group.is_modifier = True
     group.interface.new_socket("Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
     group.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
-    nodes, links = group.nodes, group.links
-    gin, gout = nodes.new("NodeGroupInput"), nodes.new("NodeGroupOutput")
-    store = nodes.new("GeometryNodeStoreNamedAttribute")
-    store.data_type, store.domain = "FLOAT", "INSTANCE"
-    store.inputs["Name"].default_value = ATTRIBUTE
-    index = nodes.new("GeometryNodeInputIndex")
-    add = nodes.new("ShaderNodeMath")
-    add.operation = "ADD"
-    add.inputs[1].default_value = 1.0
-    links.new(index.outputs[0], add.inputs[0])
-    links.new(add.outputs[0], store.inputs["Value"])
-    links.new(gin.outputs[0], store.inputs["Geometry"])
-    links.new(store.outputs[0], gout.inputs[0])
-    return group
+    store = nw.new_node("store_attribute", attrs={"data_type": "FLOAT", "domain": "INSTANCE"},
+                        input_kwargs={"Geometry": nw.new_node("group_input"), "Name": ATTRIBUTE,
+                                      "Value": nw.math("ADD", nw.new_node("index"), 1.0)})
+    nw.connect(store, nw.new_node("group_output").inputs[0])
 
 
 def _tag_instancer(obj) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..nodes import NodeWrangler, node_group
 from ..params import check, param
 
 KINDS = ("grass", "flower", "plant")
@@ -150,19 +151,13 @@ SCATTER_INPUTS = (
 )
 
 
-def scatter_group():
-    """The shared geometry-nodes group; built once per file."""
-    import bpy
-
-    from ..nodes import NodeWrangler
-
-    group = bpy.data.node_groups.get(SCATTER_GROUP)
-    if group is not None:
-        return group
-    group = bpy.data.node_groups.new(SCATTER_GROUP, "GeometryNodeTree")
+@node_group(SCATTER_GROUP)
+def scatter_group(nw: NodeWrangler) -> None:
+    """The shared geometry-nodes group; built once per file (call ``scatter_group()``)."""
+    group = nw.tree
+    group.is_modifier = True
     group.interface.new_socket("Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
     group.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
-    nw = NodeWrangler(group)
     inp = {name: nw.expose_input(name, stype, default) for name, stype, default in SCATTER_INPUTS}
     terrain = nw.new_node("object_info", attrs={"transform_space": "RELATIVE"},
                           input_kwargs={"Object": inp["Terrain"]})
@@ -200,7 +195,6 @@ def scatter_group():
         "Rotation": nw.new_node("combine_xyz", [0.0, 0.0, _random_output(yaw)]),
         "Scale": _random_output(scale)})
     nw.connect(instances, nw.new_node("group_output").inputs[0])
-    return group
 
 
 def _random_output(node):
