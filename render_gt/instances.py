@@ -88,13 +88,9 @@ def _instance_count(obj, depsgraph) -> int:
     return compat.top_level_instance_count(obj, depsgraph)
 
 
-@node_group(TAG_GROUP)
+@node_group(TAG_GROUP, modifier=True)
 def _tag_group(nw: NodeWrangler) -> None:
     """Geometry nodes: store index + 1 on the instance domain as ``procdream_instance``."""
-    group = nw.tree
-    group.is_modifier = True
-    group.interface.new_socket("Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
-    group.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
     store = nw.new_node("store_attribute", attrs={"data_type": "FLOAT", "domain": "INSTANCE"},
                         input_kwargs={"Geometry": nw.new_node("group_input"), "Name": ATTRIBUTE,
                                       "Value": nw.math("ADD", nw.new_node("index"), 1.0)})

@@ -151,13 +151,9 @@ SCATTER_INPUTS = (
 )
 
 
-@node_group(SCATTER_GROUP)
+@node_group(SCATTER_GROUP, modifier=True)
 def scatter_group(nw: NodeWrangler) -> None:
     """The shared geometry-nodes group; built once per file (call ``scatter_group()``)."""
-    group = nw.tree
-    group.is_modifier = True
-    group.interface.new_socket("Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
-    group.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
     inp = {name: nw.expose_input(name, stype, default) for name, stype, default in SCATTER_INPUTS}
     terrain = nw.new_node("object_info", attrs={"transform_space": "RELATIVE"},
                           input_kwargs={"Object": inp["Terrain"]})

@@ -56,12 +56,9 @@ def card_prototype(name: str, length_m: float, width_m: float, fold_deg: float =
     return obj
 
 
-@node_group("procdream_instance_cards")
+@node_group("procdream_instance_cards", modifier=True)
 def _instance_cards_group(nw: NodeWrangler) -> None:
     """Geometry in: points carrying ROTATION_ATTR/SCALE_ATTR; out: the prototype instanced on them."""
-    tree = nw.tree
-    tree.is_modifier = True
-    tree.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
     points = nw.expose_input("Geometry", "NodeSocketGeometry")
     prototype = nw.expose_input(_PROTOTYPE_SOCKET, "NodeSocketObject")
     info = nw.new_node("GeometryNodeObjectInfo", input_kwargs={"Object": prototype})

@@ -377,9 +377,10 @@ def set_items(collection, specs: Sequence[dict]) -> None:
         apply_props(item, props)
 
 
-def node_group(name: str | None = None, tree_type: str = "GeometryNodeTree") -> Callable:
+def node_group(name: str | None = None, tree_type: str = "GeometryNodeTree", modifier: bool = False) -> Callable:
     """Decorator: ``fn(nw)`` builds a node group's contents; calling the result returns the
-    group (built once per file, then reused by name)."""
+    group (built once per file, then reused by name). ``modifier``: a geometry-nodes modifier
+    group, created with its Geometry input and output."""
 
     def wrap(fn):
         group_name = name or fn.__name__
@@ -388,6 +389,10 @@ def node_group(name: str | None = None, tree_type: str = "GeometryNodeTree") -> 
             tree = bpy.data.node_groups.get(group_name)
             if tree is None or tree.bl_idname != tree_type:
                 tree = bpy.data.node_groups.new(group_name, tree_type)
+                if modifier:
+                    tree.is_modifier = True
+                    tree.interface.new_socket("Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
+                    tree.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
                 fn(NodeWrangler(tree))
             return tree
 
