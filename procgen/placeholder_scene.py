@@ -1,7 +1,6 @@
-"""A fixed three-object Cycles scene for the placeholder demo and the render benchmark.
+"""A fixed three-object Cycles scene for the Blender micro-benchmark in scripts/bench.py.
 
-Replaced as the demo by the procedural dataset once the generators land. Units are metres;
-the camera looks at the origin from +x/-y, about 9 m away.
+Units are metres; the camera looks at the origin from +x/-y, about 9 m away.
 """
 
 from __future__ import annotations
