@@ -1,0 +1,1 @@
+"""SDS guidance backends: Stable Diffusion (diffusers) and the analytic Gaussian test prior."""

@@ -1,0 +1,1 @@
+"""Latent-Paint: SDS into a UV latent texture through a differentiable rasterizer."""

@@ -1,0 +1,1 @@
+"""Rasterization for latent-resolution renders: numba on the CPU, nvdiffrast when CUDA has it."""

@@ -1,0 +1,1 @@
+"""Dataset runs: many scenes, per-scene seeds, resume, failure isolation, workers and Ray."""
