@@ -24,6 +24,8 @@ class RenderConfig:
     keep_exr: bool = False
     #: Also write preview.png (RGB, depth, flow, instances, normals tiled) per frame.
     preview: bool = True
+    #: Cycles CPU threads; 0 = one per core. Parallel workers on one machine split the cores.
+    threads: int = 0
 
     def validate(self) -> None:
         """Raise ValueError naming the first bad field."""
@@ -31,5 +33,7 @@ class RenderConfig:
             raise ValueError(f"resolution must be positive integers, got {self.width}x{self.height}")
         if not isinstance(self.samples, int) or self.samples < 1:
             raise ValueError(f"samples must be an integer >= 1, got {self.samples!r}")
+        if not isinstance(self.threads, int) or self.threads < 0:
+            raise ValueError(f"threads must be an integer >= 0 (0 = all cores), got {self.threads!r}")
         if self.device not in ("CPU", "GPU"):
             raise ValueError(f"device must be 'CPU' or 'GPU', got {self.device!r}")

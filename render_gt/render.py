@@ -71,6 +71,9 @@ def prepare(scene, cfg: RenderConfig) -> None:
     # Keeps the synced scene between the RGB and the ground-truth render of a frame.
     r.use_persistent_data = True
     scene.cycles.device = cfg.device
+    r.threads_mode = "FIXED" if cfg.threads else "AUTO"
+    if cfg.threads:
+        r.threads = cfg.threads
     layer = _layer(scene)
     for other in scene.view_layers:
         other.use = other == layer
@@ -167,7 +170,7 @@ def _finish_frame(job: _RenderedFrame, table: instances.InstanceTable, lut: np.n
     background = instance == 0
     depth = convert.depth_from_pass(compat.find_pass(job.passes, gt, "Depth"), instance)
     fwd, bwd = convert.flows_from_vector(compat.find_pass(job.passes, gt, "Vector"), background)
-    normal = convert.normals_to_camera(compat.find_pass(job.passes, gt, "Normal"), pose, K, background)
+    normal = convert.normals_to_camera(compat.find_pass(job.passes, gt, "Normal"), pose, K, background, depth)
     semantic = lut[instance]
 
     arrays = {"depth": depth, "normal": normal, "instance": instance, "semantic": semantic}

@@ -121,3 +121,21 @@ def test_find_pass_accepts_older_pass_names():
     assert compat.find_pass(passes, "gt", "Depth") is passes["gt.Depth"]
     with pytest.raises(KeyError, match="no 'Vector' pass on view layer 'gt'"):
         compat.find_pass(passes, "gt", "Vector")
+
+
+def test_zero_normals_on_surface_pixels_fall_back_to_the_depth_map():
+    from procdream.render_gt.camera import pixel_rays
+
+    h, w = 24, 32
+    K = np.array([[30.0, 0, w / 2], [0, 30.0, h / 2], [0, 0, 1]])
+    plane_n = np.array([0.3, -0.4, -1.0]) / np.linalg.norm([0.3, -0.4, -1.0])  # faces the camera
+    rays = pixel_rays(K, w, h)
+    depth = (-4.0 / (rays @ plane_n)).astype(np.float32)  # plane n.X = -4 in the camera frame
+    background = np.zeros((h, w), bool)
+    normal_pass = np.tile(plane_n, (h, w, 1))  # identity pose: world = OpenCV camera frame
+    normal_pass[3, 5] = normal_pass[0, 0] = normal_pass[h - 1, 17] = 0.0
+    n = convert.normals_to_camera(normal_pass, np.eye(4), K, background, depth)
+    np.testing.assert_allclose(np.linalg.norm(n, axis=-1), 1.0, atol=1e-5)
+    for r, c in ((3, 5), (0, 0), (h - 1, 17)):
+        np.testing.assert_allclose(n[r, c], plane_n, atol=1e-4)
+    assert (convert.normals_to_camera(normal_pass, np.eye(4), K, background)[3, 5] == 0).all()
