@@ -227,3 +227,46 @@ def test_scene_seeds_do_not_depend_on_run_size_or_order():
     seeds = [scene_seed(0, i) for i in range(100)]
     assert len(set(seeds)) == 100 and seeds[:5] == [scene_seed(0, i) for i in range(5)]
     assert scene_seed(1, 0) not in seeds and all(0 <= s < 2**63 for s in seeds)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_ray_cluster_gives_the_same_dataset_as_a_local_run(reference, tmp_path):
+    ray_bin = Path(sys.executable).with_name("ray")
+    port = _free_port()
+    temp = Path(f"/tmp/pdray{os.getpid()}")  # unix socket paths must stay short
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    start = subprocess.run([str(ray_bin), "start", "--head", "--port", str(port), "--num-cpus", "2",
+                            "--node-ip-address", "127.0.0.1", "--include-dashboard=false", "--disable-usage-stats",
+                            "--temp-dir", str(temp)], capture_output=True, text=True, env=env, timeout=180)
+    assert start.returncode == 0, start.stderr[-3000:]
+    try:
+        out = tmp_path / "ray"
+        proc = gen(out, *ARGS, "--ray", f"127.0.0.1:{port}", env={"RAY_USAGE_STATS_ENABLED": "0"})
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert [s["status"] for s in manifest(out)["scenes"]] == ["done", "done"]
+        got, want = arrays(out), arrays(reference)
+        assert got.keys() == want.keys()
+        for key, value in want.items():
+            np.testing.assert_array_equal(got[key], value, err_msg=key)
+        for name in ("scene_000000", "scene_000001"):
+            assert scene_json(out, name) == scene_json(reference, name)
+
+        copied = tmp_path / "copied"  # tasks render node-locally and send the scene back
+        proc = gen(copied, *LIGHT, "--ray", f"127.0.0.1:{port}", "--ray-transfer", "copy",
+                   env={"RAY_USAGE_STATS_ENABLED": "0"})
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert (copied / "scene_000000" / "frame_0001" / "depth.npy").is_file()
+        assert not [p for p in copied.rglob(".*") if p.name != ".lock"]
+    finally:
+        subprocess.run([str(ray_bin), "stop", "--force"], capture_output=True, env=env, timeout=120)
+        import shutil
+
+        shutil.rmtree(temp, ignore_errors=True)
