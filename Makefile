@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python scripts/demo_render.py --out out/demo
+	$(BIN)/python scripts/gen_dataset.py --out out/demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

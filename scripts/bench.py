@@ -189,6 +189,52 @@ def procgen_scenes(repeat: int) -> dict:
     return out
 
 
+def _gen_dataset(out: Path, *args: str) -> tuple[float, dict]:
+    """Run scripts/gen_dataset.py in a fresh process; (wall seconds, manifest)."""
+    import shutil
+    import subprocess
+
+    shutil.rmtree(out, ignore_errors=True)
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve().parent / "gen_dataset.py"), "--out",
+                           str(out), "--quiet", *args], capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-2000:])
+    return wall, json.loads((out / "dataset.json").read_text())
+
+
+@bench("gen_dataset")
+def gen_dataset_speed(repeat: int) -> dict:
+    """The demo preset (meadow, 4 frames, 320x240, 16 spp) over 2 scenes with 1 and 2 worker
+    processes: frames per minute, and the job machinery's per-frame cost (process start, bpy import
+    in parent and worker, IPC, manifest, contact sheet = wall time minus the workers' build+render
+    time) as a share of render time. Then 6 light scenes in one worker: its memory after each."""
+    preset = ["--scenes", "2", "--frames", "4", "--resolution", "320", "240", "--samples", "16"]
+    out = Path("out/bench_dataset")
+    result = {}
+    for workers in (1, 2):
+        wall, m = _gen_dataset(out / f"w{workers}", *preset, "--workers", str(workers))
+        frames = sum(s["frames"] for s in m["scenes"])
+        inside = sum(s["seconds"]["total"] for s in m["scenes"])
+        render = sum(s["seconds"]["render"] for s in m["scenes"])
+        build = sum(s["seconds"]["build"] for s in m["scenes"])
+        row = {"wall_s": round(wall, 2), "frames": frames, "frames_per_min": round(60 * frames / wall, 2),
+               "build_s_per_scene": round(build / len(m["scenes"]), 2), "render_s_per_frame": round(render / frames, 3)}
+        if workers == 1:
+            machinery = wall - inside
+            row["machinery_s_per_frame"] = round(machinery / frames, 3)
+            row["machinery_share_of_render"] = round(machinery / render, 4)
+        result[f"workers_{workers}"] = row
+    result["speedup_2_over_1_workers"] = round(result["workers_2"]["frames_per_min"]
+                                               / result["workers_1"]["frames_per_min"], 3)
+    light = ["--scenes", "6", "--frames", "1", "--resolution", "64", "48", "--samples", "1",
+             "--gin-param", "terrain.resolution = 48", "--workers", "1"]
+    _, m = _gen_dataset(out / "memory", *light)
+    result["worker_rss_mb_after_each_scene"] = [round(s["rss_mb"] or 0, 1) for s in m["scenes"]]
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run ProcDream benchmarks; print one JSON object.")
     parser.add_argument("--only", nargs="+", choices=sorted(BENCHES), help="run only these")

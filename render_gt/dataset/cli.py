@@ -91,4 +91,6 @@ def main(argv: list[str] | None = None) -> int:
     for name, seed, error in summary.failed:
         print(f"  FAILED {name} (seed {seed}): {error}", file=sys.stderr)
     print(summary.line(), flush=True)
+    if summary.contact_sheet:
+        print(f"contact sheet: {summary.contact_sheet}", flush=True)
     return 0 if summary.ok else 1
