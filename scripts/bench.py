@@ -235,6 +235,79 @@ def gen_dataset_speed(repeat: int) -> dict:
     return result
 
 
+def _paint_iteration(model: Path, steps: int, faces_subdiv: int = 4) -> dict:
+    """Seconds per Latent-Paint iteration with the SD backend at ``model``, and the UNet's share."""
+    import numpy as np
+    import torch
+    import trimesh
+
+    from procdream.gen3d.guidance.base import GuidanceConfig
+    from procdream.gen3d.paint.config import PaintConfig
+    from procdream.gen3d.paint.latent_paint import LatentPaint
+    from procdream.gen3d.paint.mesh import prepare_mesh
+    from procdream.gen3d.paint.run import get_guidance
+
+    g = get_guidance("sd", str(model), "auto", GuidanceConfig())
+    sphere = trimesh.creation.icosphere(subdivisions=faces_subdiv)
+    mesh = prepare_mesh(sphere.vertices, sphere.faces, None, up_axis="y", unwrap_resolution=512)
+    job = LatentPaint(mesh, g, "a wooden chair", cfg=PaintConfig(steps=10**9))
+    cuda = g.device.type == "cuda"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    unet_s = [0.0]
+    forward = g.unet.forward
+
+    def timed_forward(*a, **k):
+        sync()
+        t0 = time.perf_counter()
+        out = forward(*a, **k)
+        sync()
+        unet_s[0] += time.perf_counter() - t0
+        return out
+
+    g.unet.forward = timed_forward
+    for _ in range(3):  # warm-up: numba cache, cuDNN autotune, allocator
+        job.step()
+    unet_s[0] = 0.0
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        job.step()
+    sync()
+    total = time.perf_counter() - t0
+    g.unet.forward = forward
+    return {"device": str(g.device), "dtype": str(g.dtype).replace("torch.", ""), "faces": int(len(sphere.faces)),
+            "s_per_iter": round(total / steps, 5), "unet_s_per_iter": round(unet_s[0] / steps, 5),
+            "share_outside_unet": round(1 - unet_s[0] / total, 4),
+            "projected_5000_iters_min": round(total / steps * 5000 / 60, 2), "iters_timed": steps,
+            "texels_seen": float(np.mean(job.seen.cpu().numpy()))}
+
+
+@bench("paint")
+def paint_speed(repeat: int) -> dict:
+    """Latent-Paint: rasterizer ms for 100k faces at 64x64 (numba, CPU); one iteration with the tiny
+    random SD (CPU here) and the share outside the UNet; on CUDA also SD-1.5-shaped random weights in
+    fp16 (true timings; target 5000 iterations < 3 min on an H100)."""
+    import torch
+
+    from procdream.gen3d.guidance.random_sd import build_random_sd
+    from procdream.gen3d.raster.bench import bench_raster
+
+    models = Path("out/bench_models")
+    result = {"raster": bench_raster(n_faces=100_000, size=64, repeat=max(5, repeat))}
+    tiny = models / "tiny_sd"
+    if not (tiny / "model_index.json").is_file():
+        build_random_sd(tiny, "tiny", seed=0)
+    result["tiny_sd"] = _paint_iteration(tiny, steps=20 * repeat)
+    if torch.cuda.is_available():
+        sd15 = models / "sd15_random"
+        if not (sd15 / "model_index.json").is_file():
+            build_random_sd(sd15, "sd15", seed=0)
+        result["sd15_fp16"] = _paint_iteration(sd15, steps=50 * repeat)
+    else:
+        result["sd15_fp16"] = "skipped: no CUDA device"
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run ProcDream benchmarks; print one JSON object.")
     parser.add_argument("--only", nargs="+", choices=sorted(BENCHES), help="run only these")

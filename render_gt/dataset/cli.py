@@ -80,7 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     from .runner import run
 
     p = parser()
-    args = p.parse_args(sys.argv[1:] if argv is None else argv)
+    if argv is None:
+        # Under `blender -b ... -- args` (or launch.python_command), Blender's flags come before "--".
+        argv = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else sys.argv[1:]
+    args = p.parse_args(argv)
     try:
         cfg, opts = settings(args)
         summary = run(cfg, opts)

@@ -40,8 +40,12 @@ def blender_binary() -> str | None:
     return path or None
 
 
-def python_command(module: str, env: dict | None = None) -> tuple[list[str], dict]:
-    """argv and environment that run ``module.main()`` in a new process with Blender available."""
+def python_command(module: str, env: dict | None = None, args=()) -> tuple[list[str], dict]:
+    """argv and environment that run ``module.main()`` in a new process with Blender available.
+
+    ``args`` follow a "--", where both Python (``sys.argv``) and Blender leave them to the script;
+    e.g. ``python_command("procdream.render_gt.dataset.cli", args=["--out", DIR])`` runs a dataset.
+    """
     env = dict(os.environ if env is None else env)
     env["PROCDREAM_ROOT"] = str(ROOT)
     env["PROCDREAM_MAIN"] = module
@@ -50,4 +54,6 @@ def python_command(module: str, env: dict | None = None) -> tuple[list[str], dic
         argv = [blender, "-b", "--factory-startup", "--python-exit-code", "1", "--python-expr", BOOTSTRAP]
     else:
         argv = [sys.executable, "-c", BOOTSTRAP]
+    if args:
+        argv += ["--", *map(str, args)]
     return argv, env

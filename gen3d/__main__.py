@@ -1,0 +1,115 @@
+"""``python -m procdream.gen3d paint MESH --prompt TEXT --out DIR ...``: engine jobs without a server.
+
+Exit codes: 0 done; 1 the job failed (message on stderr); 2 bad arguments or input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .paint.config import TEXTURE_SIZES
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m procdream.gen3d", description="ProcDream engine jobs.")
+    sub = p.add_subparsers(dest="command", required=True)
+    paint = sub.add_parser("paint", help="Latent-Paint: texture a mesh from a prompt")
+    paint.add_argument("mesh", type=Path, help=".obj/.ply/.glb/.gltf/.stl/.off or .npz (positions, faces[, uv_faces])")
+    paint.add_argument("--prompt", required=True)
+    paint.add_argument("--negative-prompt", default="")
+    paint.add_argument("--out", type=Path, required=True, help="folder for texture.png, uvs.npy, mesh.glb")
+    src = paint.add_mutually_exclusive_group(required=True)
+    src.add_argument("--model", help="Stable Diffusion: a diffusers folder or a .safetensors/.ckpt file")
+    src.add_argument("--guidance", choices=("analytic",),
+                     help="'analytic': the Gaussian TEST prior (flat CSS colours; for testing only)")
+    paint.add_argument("--steps", type=int, default=5000)
+    paint.add_argument("--seed", type=int, default=0)
+    paint.add_argument("--guidance-scale", type=float, default=100.0)
+    paint.add_argument("--texture-size", type=int, default=1024, choices=TEXTURE_SIZES)
+    paint.add_argument("--new-uvs", action="store_true", help="unwrap with xatlas even if the mesh has UVs")
+    paint.add_argument("--up-axis", choices=("y", "z"), default="y",
+                       help="the file's up axis (default y: glTF/OBJ convention)")
+    paint.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    paint.add_argument("--preview-every", type=int, default=100, help="write preview.png every N steps")
+    return p
+
+
+def _paint(args, parser) -> int:
+    from .export.mesh_io import read_mesh
+    from .guidance.base import GuidanceError
+    from .paint.config import PaintConfig
+    from .paint.mesh import MeshError
+    from .paint.run import paint
+
+    if args.steps < 1:
+        parser.error("--steps must be >= 1")
+    try:
+        mesh = read_mesh(args.mesh)
+    except (FileNotFoundError, ValueError) as exc:
+        parser.error(str(exc))
+    cfg = PaintConfig(steps=args.steps, seed=args.seed, texture_size=args.texture_size,
+                      preview_every=args.preview_every)
+    bar = _bar(args.steps)
+    args.out.mkdir(parents=True, exist_ok=True)
+    preview = args.out / "preview.png"
+
+    def on_preview(png: bytes) -> None:
+        from .export.atomic import write_bytes_atomic
+
+        write_bytes_atomic(preview, png)
+
+    try:
+        summary = paint(mesh.positions, mesh.faces, mesh.uv_faces, args.prompt, args.out,
+                        negative=args.negative_prompt, guidance="sd" if args.model else "analytic",
+                        model_path=args.model, device=args.device, cfg=cfg, guidance_scale=args.guidance_scale,
+                        up_axis=args.up_axis, use_existing_uvs=not args.new_uvs, on_step=bar, on_preview=on_preview)
+    except (MeshError, GuidanceError) as exc:
+        parser.error(str(exc))
+    except KeyboardInterrupt:
+        print("\ncancelled; nothing was written except previews", file=sys.stderr)
+        return 1
+    finally:
+        bar.close()
+    s = summary["seconds"]
+    note = " (analytic TEST prior)" if summary["test_prior"] else ""
+    print(f"painted {summary['faces']} faces in {summary['steps']} steps{note}: optimise {s['optimise']:.1f} s, "
+          f"load {s['load_model']:.1f} s -> {args.out / 'texture.png'}, {args.out / 'mesh.glb'}"
+          + (f", {args.out / 'uvs.npy'}" if summary["new_uvs"] else ""))
+    return 0
+
+
+class _bar:
+    """tqdm progress bar fed by the optimiser's step callback (plain text without tqdm)."""
+
+    def __init__(self, total: int):
+        try:
+            from tqdm import tqdm
+
+            self._tqdm = tqdm(total=total, unit="step", file=sys.stderr)
+        except ImportError:
+            self._tqdm = None
+        self.total = total
+
+    def __call__(self, info) -> None:
+        if self._tqdm is not None:
+            self._tqdm.update(1)
+        elif info.step % 100 == 0 or info.step == self.total:
+            print(f"step {info.step}/{self.total}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self._tqdm is not None:
+            self._tqdm.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "paint":
+        return _paint(args, parser)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
