@@ -44,6 +44,8 @@ class Manifest:
     scenes: list[SceneEntry]
     procdream_version: str = __version__
     blender_version: str | None = None
+    #: Timing of the latest run (seconds: setup, scenes, contact_sheet; counts), for people and the bench.
+    last_run: dict = field(default_factory=dict)
 
     @classmethod
     def new(cls, config: dict, base_seed: int, n_scenes: int, blender_version: str | None) -> Manifest:
@@ -60,7 +62,7 @@ class Manifest:
         counts = {s: sum(e.status == s for e in self.scenes) for s in STATUSES}
         return {"format": FORMAT, "version": FORMAT_VERSION, "procdream_version": self.procdream_version,
                 "blender_version": self.blender_version, "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "config": self.config, "summary": counts, "scenes": [asdict(e) for e in self.scenes]}
+                "config": self.config, "summary": counts, "last_run": self.last_run, "scenes": [asdict(e) for e in self.scenes]}
 
     def save(self, out: Path) -> None:
         writer.save_json(Path(out) / "dataset.json", self.to_json())
@@ -78,7 +80,8 @@ class Manifest:
             raise ValueError(f"{path} has dataset format version {data.get('version')}; this ProcDream writes "
                              f"version {FORMAT_VERSION}")
         scenes = [SceneEntry(**e) for e in data.get("scenes", [])]
-        return cls(data["config"], scenes, data.get("procdream_version", "?"), data.get("blender_version"))
+        return cls(data["config"], scenes, data.get("procdream_version", "?"), data.get("blender_version"),
+                   data.get("last_run", {}))
 
 
 class RunLock:

@@ -73,6 +73,9 @@ class RunSummary:
     seconds: float = 0.0
     worker_seconds: float = 0.0
     contact_sheet: Path | None = None
+    #: Where the run's time went (seconds): "setup" (checks, manifest, until the first scene starts:
+    #: worker start-up included), "scenes" (first start to last result), "contact_sheet".
+    timing: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -188,11 +191,13 @@ def run(cfg: DatasetConfig, opts: RunOptions, env: dict | None = None) -> RunSum
             threads = opts.threads if opts.threads is not None else opts.ray_cpus_per_task
         tasks = [SceneTask(cfg, e.index, e.seed, e.name, threads) for e in todo]
         progress = Progress(len(todo), cfg.frames, enabled=opts.progress)
+        marks: dict[str, float] = {}
 
         def on_event(ev: dict) -> None:
             e = manifest.scenes[ev["scene"]]
             kind = ev["event"]
             if kind == "start":
+                marks.setdefault("first_start", time.perf_counter())
                 e.attempts += 1
                 manifest.save(out)  # so a killed run's attempts still count
                 progress.start(e.name, e.index)
@@ -229,13 +234,20 @@ def run(cfg: DatasetConfig, opts: RunOptions, env: dict | None = None) -> RunSum
                 run_local(tasks, out, opts.workers, on_event, out / "logs", env)
         finally:
             progress.close()
-            manifest.save(out)
+            marks["tasks_end"] = time.perf_counter()
         summary.pending = sum(e.status == "pending" for e in wanted)
         done = [e.name for e in wanted if e.status == "done"]
         if opts.contact_sheet and done and (summary.rendered or not (out / "preview.png").exists()):
             summary.contact_sheet = contact_sheet.make(out, done)
         elif (out / "preview.png").exists():
             summary.contact_sheet = out / "preview.png"
+        first = marks.get("first_start", marks["tasks_end"])
+        summary.timing = {"setup": first - t0, "scenes": marks["tasks_end"] - first,
+                          "contact_sheet": time.perf_counter() - marks["tasks_end"]}
+        manifest.last_run = {"seconds": time.perf_counter() - t0, **summary.timing,
+                             "rendered": summary.rendered, "failed": len(summary.failed),
+                             "workers": 0 if opts.ray else opts.workers, "ray": opts.ray}
+        manifest.save(out)
     summary.seconds = time.perf_counter() - t0
     return summary
 

@@ -52,7 +52,11 @@ def main() -> int:
     def send(**event):
         events.write(json.dumps(event) + "\n")
 
-    import bpy  # noqa: F401  (load Blender before saying ready, so startup cost is not per scene)
+    # Load Blender and the scene code before saying ready: start-up is paid once per worker.
+    import bpy  # noqa: F401
+
+    from ...procgen import scenes  # noqa: F401
+    from ..render import render_sequence  # noqa: F401
 
     send(event="ready", pid=os.getpid())
     for line in sys.stdin:
