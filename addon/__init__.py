@@ -1,12 +1,13 @@
 """Blender UI for ProcDream: preferences, properties, operators and panels.
 
 Registration goes through one ordered class list, and every property this add-on adds to a
-Blender type is removed again in :func:`unregister`, so disabling leaves nothing behind.
+Blender type is removed again in :func:`unregister`, so disabling leaves nothing behind: the running
+job, its timer, child processes and the engine are stopped first (``operators.shutdown()``).
 """
 
 import bpy
 
-from . import operators, panels, preferences, properties
+from . import handlers, operators, panels, preferences, properties
 
 CLASSES = (
     *preferences.CLASSES,
@@ -20,10 +21,12 @@ def register():
     for cls in CLASSES:
         bpy.utils.register_class(cls)
     properties.attach()
+    handlers.register()
 
 
 def unregister():
     operators.shutdown()
+    handlers.unregister()
     properties.detach()
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)

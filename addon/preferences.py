@@ -50,6 +50,11 @@ class PROCDREAM_AP_preferences(bpy.types.AddonPreferences):
         layout.prop(self, "engine_mode", expand=True)
         if self.engine_mode == "LOCAL":
             layout.prop(self, "engine_python")
+            row = layout.row()
+            row.operator("procdream.setup_engine", icon="IMPORT")
+            if not bpy.app.online_access:
+                layout.label(text="Setting up downloads from PyPI: needs System > Network > Allow Online Access",
+                             icon="INFO")
         else:
             layout.prop(self, "engine_url")
             layout.prop(self, "engine_token")

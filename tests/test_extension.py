@@ -50,6 +50,13 @@ def test_install_register_unregister(built_zip, tmp_path):
     assert {"PROCDREAM_PT_engine", "PROCDREAM_OT_check_engine"} <= set(r["during"]["types"])
     assert "check_engine" in r["during"]["ops"]
     assert "procdream_engine" in r["during"]["wm_props"]
+    # The job operators, their panels and settings.
+    assert {"paint_with_prompt", "sketch_to_asset", "generate_scene", "render_dataset", "cancel_job",
+            "setup_engine", "copy_as_python"} <= set(r["during"]["ops"])
+    assert {"PROCDREAM_PT_paint", "PROCDREAM_PT_sketch", "PROCDREAM_PT_procgen", "PROCDREAM_PT_dataset",
+            "PROCDREAM_PG_job_state", "PROCDREAM_PG_settings", "PROCDREAM_PG_paint_settings"} <= \
+        set(r["during"]["registered"])
+    assert "procdream_job" in r["during"]["wm_props"] and "procdream" in r["during"]["scene_props"]
     assert r["panel_category"] == "ProcDream"
     assert r["prefs_class"] == "PROCDREAM_AP_preferences"
     # The bundled wheels were installed into the extension's own site-packages.

@@ -1,10 +1,14 @@
-"""The engine box: version, engine status, and the Check engine button."""
+"""The engine box: version, engine status, the running engine, and the Check engine button."""
 
 import bpy
 
 from ... import __version__
+from .. import preferences
+from ..engine_session import SESSION
+from .job_box import draw_job, wrapped
 
 _ICONS = {"UNKNOWN": "QUESTION", "CHECKING": "SORTTIME", "OK": "CHECKMARK", "ERROR": "ERROR"}
+_SESSION_ICONS = {"NONE": "DOT", "STARTING": "SORTTIME", "READY": "CHECKMARK", "CRASHED": "ERROR"}
 
 
 class PROCDREAM_PT_engine(bpy.types.Panel):
@@ -27,4 +31,15 @@ class PROCDREAM_PT_engine(bpy.types.Panel):
             # Long messages (fix instructions) wrap by splitting on '; '.
             for part in state.message.split("; "):
                 col.label(text=part)
+        session_state, line = SESSION.describe()
+        col = layout.column()
+        col.alert = session_state == "CRASHED"
+        if session_state == "CRASHED":
+            wrapped(col, line)
+        else:
+            col.label(text=line, icon=_SESSION_ICONS[session_state])
         layout.operator("procdream.check_engine", icon="CHECKMARK")
+        prefs = preferences.get(context)
+        if state.status == "ERROR" and (prefs is None or prefs.engine_mode == "LOCAL"):
+            layout.operator("procdream.setup_engine", icon="IMPORT")
+        draw_job(layout, context, "Set up engine environment")
