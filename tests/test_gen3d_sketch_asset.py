@@ -45,7 +45,7 @@ def box_asset(tmp_path_factory):
     out = tmp_path_factory.mktemp("sketch")
     previews = []
     summary = sketch_to_asset(BOX.vertices, BOX.faces, "a crimson crate", out, guidance="analytic", device="cpu",
-                              cfg=small(200), export=EXPORT, up_axis="y", on_preview=previews.append)
+                              cfg=small(300), export=EXPORT, up_axis="y", on_preview=previews.append)
     return out, summary, previews
 
 
@@ -65,9 +65,9 @@ def test_box_sketch_gives_a_box_shaped_red_mesh_in_place(box_asset):
     assert summary["manifold"] and mesh.visual.uv is not None
     texture = np.asarray(Image.open(out / "texture.png").convert("RGB")).reshape(-1, 3) / 255.0
     np.testing.assert_allclose(texture.mean(axis=0), color_from_prompt("crimson")[1], atol=0.05)
-    assert len(previews) == 4 and previews[0].shape == (256, 256, 3)
+    assert len(previews) == 6 and previews[0].shape == (256, 256, 3)
     result = json.loads((out / "result.json").read_text())
-    assert result["test_prior"] and result["steps"] == 200
+    assert result["test_prior"] and result["steps"] == 300
 
 
 def test_rgb_refinement_trains_the_linear_head(tmp_path):
@@ -89,14 +89,13 @@ def test_rgb_refinement_trains_the_linear_head(tmp_path):
 
 
 def test_bad_sketches_are_named(tmp_path):
-    plane = trimesh.creation.box(extents=(1, 1, 1))
-    plane = trimesh.Trimesh(plane.vertices, plane.faces[:2], process=False)  # one open face
+    plane = trimesh.Trimesh([[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0]], [[0, 1, 2], [1, 3, 2]], process=False)
     with pytest.raises(SketchError, match="no volume"):
         sketch_to_asset(plane.vertices, plane.faces, "red", tmp_path, guidance="analytic", device="cpu",
                         cfg=small(1), export=EXPORT, up_axis="y")
     with pytest.raises(SketchError, match="decimate"):
         cfg = small(1)
-        cfg.sketch.max_faces = 10
+        cfg.sketch = SketchConfig(grid_resolution=64, max_faces=10)
         sketch_to_asset(BOX.vertices, BOX.faces, "red", tmp_path, guidance="analytic", device="cpu", cfg=cfg,
                         export=EXPORT, up_axis="y")
     with pytest.raises(SketchError, match="extent|size"):
