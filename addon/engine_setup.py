@@ -41,6 +41,7 @@ ENGINE_REQUIREMENTS = (
     "scikit-image>=0.22",
     "trimesh>=4.4",
     "fast-simplification>=0.1.7",
+    "ninja>=1.11",
 )
 VENV_NAME = "engine-venv"
 

@@ -308,8 +308,88 @@ def paint_speed(repeat: int) -> dict:
     if torch.cuda.is_available():
         sd15 = models / "sd15_random"
         if not (sd15 / "model_index.json").is_file():
-            build_random_sd(sd15, "sd15", seed=0)
+            build_random_sd(sd15, "sd15", seed=0, dtype="float16")
         result["sd15_fp16"] = _paint_iteration(sd15, steps=50 * repeat)
+    else:
+        result["sd15_fp16"] = "skipped: no CUDA device"
+    return result
+
+
+def _sketch_iteration(model: Path, steps: int, small: bool) -> dict:
+    """Seconds per Sketch-to-asset iteration with the SD backend at ``model`` and the UNet's share."""
+    import torch
+    import trimesh
+
+    from procdream.gen3d.guidance.base import GuidanceConfig
+    from procdream.gen3d.nerf.hashgrid import HashGridConfig
+    from procdream.gen3d.nerf.model import LatentNeRFConfig
+    from procdream.gen3d.nerf.occupancy import OccupancyConfig
+    from procdream.gen3d.nerf.render import RenderConfig
+    from procdream.gen3d.nerf.sketch import SketchConfig, load_sketch
+    from procdream.gen3d.nerf.train import SketchTrainer, TrainConfig
+    from procdream.gen3d.paint.run import get_guidance
+
+    g = get_guidance("sd", str(model), "auto", GuidanceConfig())
+    box = trimesh.creation.box(extents=(1.0, 0.6, 0.8))
+    if small:  # the test sizes
+        cfg = TrainConfig(steps=10**9, render_size=32, model=LatentNeRFConfig(grid=HashGridConfig(
+            n_levels=8, log2_table_size=15, finest_resolution=256)), render=RenderConfig(n_samples=32),
+            occupancy=OccupancyConfig(resolution=32), sketch=SketchConfig(grid_resolution=64))
+    else:  # REFERENCE sizes: 64x64 latents, 64 samples per ray, 16-level 2^19 grid
+        cfg = TrainConfig(steps=10**9)
+    field, _ = load_sketch(box.vertices, box.faces, cfg.sketch)
+    trainer = SketchTrainer(field, g, "a wooden crate", cfg=cfg)
+    cuda = g.device.type == "cuda"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    unet_s = [0.0]
+    forward = g.unet.forward
+
+    def timed_forward(*a, **k):
+        sync()
+        t0 = time.perf_counter()
+        out = forward(*a, **k)
+        sync()
+        unet_s[0] += time.perf_counter() - t0
+        return out
+
+    g.unet.forward = timed_forward
+    for _ in range(40):  # warm-up past the occupancy grid's warm-up updates
+        info = trainer.step()
+    unet_s[0] = 0.0
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        info = trainer.step()
+    sync()
+    total = time.perf_counter() - t0
+    g.unet.forward = forward
+    return {"device": str(g.device), "render": cfg.render_size, "samples_per_ray": cfg.render.n_samples,
+            "s_per_iter": round(total / steps, 4), "unet_s_per_iter": round(unet_s[0] / steps, 4),
+            "share_outside_unet": round(1 - unet_s[0] / total, 4),
+            "evaluated_sample_fraction": round(info.evaluated_fraction, 3),
+            "projected_5000_iters_min": round(total / steps * 5000 / 60, 2), "iters_timed": steps}
+
+
+@bench("sketch")
+def sketch_speed(repeat: int) -> dict:
+    """Sketch to asset: iteration time and the share outside the UNet, on the CPU with the tiny random
+    SD at test sizes and at REFERENCE sizes; on CUDA with SD-1.5-shaped random weights in fp16 (target:
+    5000 iterations < 6 min on an H100; threestudio's Latent-NeRF takes ~65 min on an A100)."""
+    import torch
+
+    from procdream.gen3d.guidance.random_sd import build_random_sd
+
+    models = Path("out/bench_models")
+    tiny = models / "tiny_sd"
+    if not (tiny / "model_index.json").is_file():
+        build_random_sd(tiny, "tiny", seed=0)
+    result = {"tiny_sd_test_sizes": _sketch_iteration(tiny, 5 * repeat, small=True),
+              "tiny_sd_reference_sizes": _sketch_iteration(tiny, 2 * repeat, small=False)}
+    if torch.cuda.is_available():
+        sd15 = models / "sd15_random"
+        if not (sd15 / "model_index.json").is_file():
+            build_random_sd(sd15, "sd15", seed=0, dtype="float16")
+        result["sd15_fp16"] = _sketch_iteration(sd15, 50 * repeat, small=False)
     else:
         result["sd15_fp16"] = "skipped: no CUDA device"
     return result
