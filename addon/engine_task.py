@@ -90,6 +90,11 @@ class EngineTask(Task):
         except EngineSessionError as exc:
             return self.finish(context, "ERROR", str(exc))
         except EngineUnavailable as exc:
+            if self.phase == "submit":
+                # The request may have reached the engine; sending it again could queue a second,
+                # orphaned job ahead of ours. End this item and say so instead.
+                return self.finish(context, "ERROR", f"{self._prefix()}the engine did not answer the job "
+                                   f"request ({exc.message}); run the job again")
             crash = SESSION.unanswered(exc)
             if crash is None:
                 return False  # one missed answer from a live local engine: try again next tick

@@ -51,6 +51,10 @@ def export_object(obj, depsgraph) -> MeshArrays:
     meshes without faces."""
     if obj.type != "MESH":
         raise MeshExportError(f"{obj.name!r} is not a mesh (it is {obj.type.lower()})")
+    if obj.mode == "EDIT":
+        # Edits live in the BMesh until written back; export what the user sees.
+        obj.update_from_editmode()
+        depsgraph.update()
     evaluated = obj.evaluated_get(depsgraph)
     mesh = evaluated.to_mesh()
     try:

@@ -1,4 +1,7 @@
-"""Engine results -> new Blender data-blocks. Nothing the user had is changed or removed.
+"""Engine results -> new Blender data-blocks. Existing materials, images and meshes are never
+removed or overwritten; a paint result does reassign every face of the painted mesh to its new
+material slot (one undo step brings the old assignment back), and a mesh shared by several objects
+gets the new material and UV map on all of them (the add-on warns).
 
 Paint: a new material "ProcDream: <prompt>" (Principled BSDF fed by an Image Texture; the texture
 is saved under the user directory's ``textures/`` and packed into the .blend), appended to the
@@ -143,6 +146,14 @@ def apply_paint(obj, export: MeshArrays, out_dir: Path, settings: dict, job: dic
     if new_uvs is not None and (not export.same_topology or len(mesh.loops) != export.n_loops):
         raise ResultError(f"{obj.name!r}: the engine made new UVs, but the mesh changed while it was painted "
                           "(or a modifier changes its topology); paint it again")
+
+    if mesh.is_editmode:
+        raise ResultError(f"{obj.name!r} is in Edit Mode; leave Edit Mode and paint it again (changes made "
+                          "there would discard the new UVs and face assignments)")
+    if new_uvs is not None and len(mesh.uv_layers) >= 8:
+        raise ResultError(f"{obj.name!r} already has 8 UV maps, Blender's limit; remove one for the new UVs")
+    if mesh.users > 1:
+        warnings.append(f"{obj.name}: its mesh is shared by {mesh.users} users; they all get the new material")
 
     result = _read_result(out_dir)
     record = record_json(settings, result, job)

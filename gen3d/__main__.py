@@ -12,6 +12,20 @@ from pathlib import Path
 from .paint.config import TEXTURE_SIZES
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m procdream.gen3d", description="ProcDream engine jobs.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -24,15 +38,15 @@ def _parser() -> argparse.ArgumentParser:
     src.add_argument("--model", help="Stable Diffusion: a diffusers folder or a .safetensors/.ckpt file")
     src.add_argument("--guidance", choices=("analytic",),
                      help="'analytic': the Gaussian TEST prior (flat CSS colours; for testing only)")
-    paint.add_argument("--steps", type=int, default=5000)
-    paint.add_argument("--seed", type=int, default=0)
+    paint.add_argument("--steps", type=_positive, default=5000)
+    paint.add_argument("--seed", type=_non_negative, default=0)
     paint.add_argument("--guidance-scale", type=float, default=100.0)
     paint.add_argument("--texture-size", type=int, default=1024, choices=TEXTURE_SIZES)
     paint.add_argument("--new-uvs", action="store_true", help="unwrap with xatlas even if the mesh has UVs")
     paint.add_argument("--up-axis", choices=("y", "z"), default="y",
                        help="the file's up axis (default y: glTF/OBJ convention)")
     paint.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    paint.add_argument("--preview-every", type=int, default=100, help="write preview.png every N steps")
+    paint.add_argument("--preview-every", type=_positive, default=100, help="write preview.png every N steps")
 
     sketch = sub.add_parser("sketch", help="Sketch to asset: a Sketch-Shape-guided Latent-NeRF -> textured mesh")
     sketch.add_argument("mesh", type=Path, help="the sketch as one mesh (primitives may overlap), any units")
@@ -43,17 +57,17 @@ def _parser() -> argparse.ArgumentParser:
     src.add_argument("--model", help="Stable Diffusion: a diffusers folder or a .safetensors/.ckpt file")
     src.add_argument("--guidance", choices=("analytic",),
                      help="'analytic': the Gaussian TEST prior (flat CSS colours; for testing only)")
-    sketch.add_argument("--steps", type=int, default=5000, help="latent-stage SDS steps")
-    sketch.add_argument("--refine-steps", type=int, default=0, help="RGB-refinement steps after the latent stage")
-    sketch.add_argument("--seed", type=int, default=0)
+    sketch.add_argument("--steps", type=_positive, default=5000, help="latent-stage SDS steps")
+    sketch.add_argument("--refine-steps", type=_non_negative, default=0, help="RGB-refinement steps after the latent stage")
+    sketch.add_argument("--seed", type=_non_negative, default=0)
     sketch.add_argument("--guidance-scale", type=float, default=100.0)
     sketch.add_argument("--texture-size", type=int, default=1024, choices=TEXTURE_SIZES)
-    sketch.add_argument("--target-faces", type=int, default=20_000)
-    sketch.add_argument("--mesh-resolution", type=int, default=128, help="marching-cubes grid per axis")
+    sketch.add_argument("--target-faces", type=_positive, default=20_000)
+    sketch.add_argument("--mesh-resolution", type=_positive, default=128, help="marching-cubes grid per axis")
     sketch.add_argument("--g3dr", action="store_true", help="G3DR depth regularisation near the sketch surface")
     sketch.add_argument("--up-axis", choices=("y", "z"), default="y")
     sketch.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    sketch.add_argument("--preview-every", type=int, default=100, help="write preview.png every N steps")
+    sketch.add_argument("--preview-every", type=_positive, default=100, help="write preview.png every N steps")
     return p
 
 

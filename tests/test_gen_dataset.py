@@ -223,6 +223,28 @@ def test_existing_dataset_with_other_settings_refuses_to_mix(reference, tmp_path
     assert proc.returncode == 2 and "densty" in proc.stderr and not (tmp_path / "bad").exists()
 
 
+def test_overwrite_replaces_only_what_a_run_made_and_never_a_running_dataset(tmp_path):
+    from procdream.render_gt.dataset.manifest import RunLock
+
+    out = tmp_path / "ds"
+    assert gen(out, "--scenes", "1", *LIGHT).returncode == 0
+    (out / "notes.txt").write_text("mine")  # the user's own file inside the dataset folder
+    before = (out / "dataset.json").read_bytes()
+    with RunLock(out):  # another run is writing this dataset
+        proc = gen(out, "--scenes", "1", "--overwrite", *[a if a != "1" else "2" for a in LIGHT])
+    assert proc.returncode == 2 and "another gen_dataset run" in proc.stderr
+    assert (out / "dataset.json").read_bytes() == before and (out / "scene_000000" / "scene.json").is_file()
+
+    proc = gen(out, "--scenes", "1", *[a if a != "1" else "2" for a in LIGHT])  # --frames 2: refused
+    assert proc.returncode == 2 and "--frames: 1 in the dataset, 2 now" in proc.stderr
+    proc = gen(out, "--scenes", "1", "--overwrite", *[a if a != "1" else "2" for a in LIGHT])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    m = manifest(out)
+    assert m["config"]["frames"] == 2 and m["scenes"][0]["attempts"] == 1
+    assert sorted(p.name for p in (out / "scene_000000").iterdir()) == ["frame_0001", "frame_0002", "scene.json"]
+    assert (out / "notes.txt").read_text() == "mine"
+
+
 def test_scene_seeds_do_not_depend_on_run_size_or_order():
     seeds = [scene_seed(0, i) for i in range(100)]
     assert len(set(seeds)) == 100 and seeds[:5] == [scene_seed(0, i) for i in range(5)]
@@ -266,7 +288,24 @@ def test_ray_cluster_gives_the_same_dataset_as_a_local_run(reference, tmp_path):
         assert (copied / "scene_000000" / "frame_0001" / "depth.npy").is_file()
         assert not [p for p in copied.rglob(".*") if p.name != ".lock"]
     finally:
-        subprocess.run([str(ray_bin), "stop", "--force"], capture_output=True, env=env, timeout=120)
+        _stop_cluster(temp)
         import shutil
 
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def _stop_cluster(temp: Path) -> None:
+    """Kill this test's Ray processes only (their command lines name its temp dir); `ray stop` would
+    stop every Ray cluster of the user, including a concurrent test run's."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(temp) in cmdline and int(proc.name) != os.getpid():
+            try:
+                os.kill(int(proc.name), signal.SIGKILL)
+            except OSError:
+                pass

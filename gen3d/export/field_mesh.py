@@ -88,9 +88,14 @@ def surface(grid: np.ndarray, cfg: FieldMeshConfig, resolution: int) -> tuple[np
 
 def density_grid(density: Field, cfg: FieldMeshConfig) -> np.ndarray:
     """(R, R, R) densities at grid points, axis order (x, y, z)."""
-    axis = np.linspace(-cfg.bound, cfg.bound, cfg.resolution)
-    pts = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1).reshape(-1, 3)
-    return query(density, pts, cfg.chunk).reshape((cfg.resolution,) * 3)
+    axis = np.linspace(-cfg.bound, cfg.bound, cfg.resolution, dtype=np.float32)
+    grid = np.empty((cfg.resolution,) * 3, np.float32)
+    yz = np.stack(np.meshgrid(axis, axis, indexing="ij"), axis=-1).reshape(-1, 2)
+    # One x-slab at a time: a 512^3 grid of points at once would need gigabytes.
+    for i, x in enumerate(axis):
+        pts = np.concatenate([np.full((len(yz), 1), x, np.float32), yz], axis=1)
+        grid[i] = query(density, pts, cfg.chunk).reshape(cfg.resolution, cfg.resolution)
+    return grid
 
 
 def extract(density: Field, color: Field, cfg: FieldMeshConfig | None = None,

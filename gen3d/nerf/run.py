@@ -48,6 +48,8 @@ def sketch_to_asset(positions, faces, prompt: str, out_dir: str | Path, *, negat
     cfg = cfg or TrainConfig()
     cfg.validate()
     export = export or FieldMeshConfig(level=surface_level(cfg.sketch.alpha_scale), bound=cfg.sketch.bound)
+    if abs(export.bound - cfg.sketch.bound) > 1e-9:
+        raise ValueError(f"export bound {export.bound} differs from the sketch field's {cfg.sketch.bound}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if up_axis not in ("y", "z"):

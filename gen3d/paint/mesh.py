@@ -75,6 +75,7 @@ def prepare_mesh(positions, faces, uv_faces=None, *, up_axis: str = "z", use_exi
             raise MeshError(str(exc)) from None
         new = False
     else:
-        un = unwrap(pos, tri, resolution=unwrap_resolution, padding_px=unwrap_padding_px)
+        # isolate: xatlas has crashed the whole process on large regular meshes; the engine must survive.
+        un = unwrap(pos, tri, resolution=unwrap_resolution, padding_px=unwrap_padding_px, isolate=True)
         uvf, new = un.uv_faces.astype(np.float32), True
     return PaintMesh(pos, tri.astype(np.int64), uvf, new, center, mesh_radius / radius)

@@ -79,8 +79,12 @@ class Manifest:
         if data.get("version") != FORMAT_VERSION:
             raise ValueError(f"{path} has dataset format version {data.get('version')}; this ProcDream writes "
                              f"version {FORMAT_VERSION}")
-        scenes = [SceneEntry(**e) for e in data.get("scenes", [])]
-        return cls(data["config"], scenes, data.get("procdream_version", "?"), data.get("blender_version"),
+        try:
+            scenes = [SceneEntry(**e) for e in data.get("scenes", [])]
+            config = data["config"]
+        except (TypeError, KeyError, AttributeError) as exc:
+            raise ValueError(f"{path} is not a valid ProcDream manifest ({type(exc).__name__}: {exc})") from None
+        return cls(config, scenes, data.get("procdream_version", "?"), data.get("blender_version"),
                    data.get("last_run", {}))
 
 

@@ -131,7 +131,10 @@ def run_local(tasks: list[SceneTask], out: Path, workers: int, on_event: Callabl
                             on_event(msg)
                         elif msg["event"] in ("done", "failed"):
                             on_event(msg)
-                            assign(w)
+                            if msg.get("fatal"):
+                                w.task = None  # it exits now; its EOF brings a replacement
+                            else:
+                                assign(w)
                     continue
                 sel.unregister(w.read_fd)
                 code = w.proc.wait()

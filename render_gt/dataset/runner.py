@@ -170,10 +170,22 @@ def run(cfg: DatasetConfig, opts: RunOptions, env: dict | None = None) -> RunSum
     check_scene_config(cfg)
     out = Path(cfg.out)
     t0 = time.perf_counter()
-    manifest = open_dataset(cfg, opts)
+    if out.exists() and not out.is_dir():
+        raise DatasetConfigError(f"--out {out} exists and is not a folder")
+    existed = out.exists()
+    if existed and not (out / "dataset.json").exists() and _foreign_entries(out):
+        open_dataset(cfg, opts)  # raises the "not a dataset" error before the lock file touches the folder
     out.mkdir(parents=True, exist_ok=True)
     summary = RunSummary(out)
+    # The lock comes first: reading, deleting (--overwrite) or resuming a dataset another run is
+    # writing would lose that run's work.
     with RunLock(out):
+        try:
+            manifest = open_dataset(cfg, opts)
+        except DatasetConfigError:
+            if not existed:
+                shutil.rmtree(out, ignore_errors=True)  # leave no empty folder behind a refused run
+            raise
         writer.clean_stale(out)
         wanted = manifest.scenes[:cfg.scenes]
         if opts.retry_failed:
@@ -192,11 +204,15 @@ def run(cfg: DatasetConfig, opts: RunOptions, env: dict | None = None) -> RunSum
         tasks = [SceneTask(cfg, e.index, e.seed, e.name, threads) for e in todo]
         progress = Progress(len(todo), cfg.frames, enabled=opts.progress)
         marks: dict[str, float] = {}
+        started: set[int] = set()
 
         def on_event(ev: dict) -> None:
             e = manifest.scenes[ev["scene"]]
             kind = ev["event"]
+            if kind in ("done", "failed") and e.index not in started:
+                e.attempts += 1  # backends that cannot tell when a scene starts (Ray) report only results
             if kind == "start":
+                started.add(e.index)
                 marks.setdefault("first_start", time.perf_counter())
                 e.attempts += 1
                 manifest.save(out)  # so a killed run's attempts still count

@@ -69,14 +69,15 @@ def main() -> int:
             result = render_scene(task, out, progress=lambda done, total, i=task.index:
                                   send(event="progress", scene=i, done=done, total=total))
         except Exception as exc:  # every scene failure is reported, the worker goes on
-            send(event="failed", scene=task.index, error=f"{type(exc).__name__}: {exc}",
-                 traceback=traceback.format_exc())
+            error, tb = f"{type(exc).__name__}: {exc}", traceback.format_exc()
             try:
                 from .scene_job import reset_blender
 
                 reset_blender()
-            except Exception:  # a worker that cannot reset is replaced
+            except Exception:  # a worker that cannot reset exits; the parent blames the scene it had
+                send(event="failed", scene=task.index, error=error, traceback=tb, fatal=True)
                 return 1
+            send(event="failed", scene=task.index, error=error, traceback=tb)
         else:
             send(event="done", scene=task.index, result=result)
     return 0
