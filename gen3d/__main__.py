@@ -26,48 +26,43 @@ def _non_negative(text: str) -> int:
     return value
 
 
+def _job_parser(sub, name: str, help: str, mesh_help: str, out_help: str, steps_help: str):
+    """A subcommand with the arguments every engine job shares (mesh, prompt, guidance source, ...)."""
+    job = sub.add_parser(name, help=help)
+    job.add_argument("mesh", type=Path, help=mesh_help)
+    job.add_argument("--prompt", required=True)
+    job.add_argument("--negative-prompt", default="")
+    job.add_argument("--out", type=Path, required=True, help=out_help)
+    src = job.add_mutually_exclusive_group(required=True)
+    src.add_argument("--model", help="Stable Diffusion: a diffusers folder or a .safetensors/.ckpt file")
+    src.add_argument("--guidance", choices=("analytic",),
+                     help="'analytic': the Gaussian TEST prior (flat CSS colours; for testing only)")
+    job.add_argument("--steps", type=_positive, default=5000, help=steps_help)
+    job.add_argument("--seed", type=_non_negative, default=0)
+    job.add_argument("--guidance-scale", type=float, default=100.0)
+    job.add_argument("--texture-size", type=int, default=1024, choices=TEXTURE_SIZES)
+    job.add_argument("--up-axis", choices=("y", "z"), default="y",
+                     help="the file's up axis (default y: glTF/OBJ convention)")
+    job.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    job.add_argument("--preview-every", type=_positive, default=100, help="write preview.png every N steps")
+    return job
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m procdream.gen3d", description="ProcDream engine jobs.")
     sub = p.add_subparsers(dest="command", required=True)
-    paint = sub.add_parser("paint", help="Latent-Paint: texture a mesh from a prompt")
-    paint.add_argument("mesh", type=Path, help=".obj/.ply/.glb/.gltf/.stl/.off or .npz (positions, faces[, uv_faces])")
-    paint.add_argument("--prompt", required=True)
-    paint.add_argument("--negative-prompt", default="")
-    paint.add_argument("--out", type=Path, required=True, help="folder for texture.png, uvs.npy, mesh.glb")
-    src = paint.add_mutually_exclusive_group(required=True)
-    src.add_argument("--model", help="Stable Diffusion: a diffusers folder or a .safetensors/.ckpt file")
-    src.add_argument("--guidance", choices=("analytic",),
-                     help="'analytic': the Gaussian TEST prior (flat CSS colours; for testing only)")
-    paint.add_argument("--steps", type=_positive, default=5000)
-    paint.add_argument("--seed", type=_non_negative, default=0)
-    paint.add_argument("--guidance-scale", type=float, default=100.0)
-    paint.add_argument("--texture-size", type=int, default=1024, choices=TEXTURE_SIZES)
+    paint = _job_parser(sub, "paint", "Latent-Paint: texture a mesh from a prompt",
+                        ".obj/.ply/.glb/.gltf/.stl/.off or .npz (positions, faces[, uv_faces])",
+                        "folder for texture.png, uvs.npy, mesh.glb", "SDS steps")
     paint.add_argument("--new-uvs", action="store_true", help="unwrap with xatlas even if the mesh has UVs")
-    paint.add_argument("--up-axis", choices=("y", "z"), default="y",
-                       help="the file's up axis (default y: glTF/OBJ convention)")
-    paint.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    paint.add_argument("--preview-every", type=_positive, default=100, help="write preview.png every N steps")
 
-    sketch = sub.add_parser("sketch", help="Sketch to asset: a Sketch-Shape-guided Latent-NeRF -> textured mesh")
-    sketch.add_argument("mesh", type=Path, help="the sketch as one mesh (primitives may overlap), any units")
-    sketch.add_argument("--prompt", required=True)
-    sketch.add_argument("--negative-prompt", default="")
-    sketch.add_argument("--out", type=Path, required=True, help="folder for mesh.glb, texture.png, result.json")
-    src = sketch.add_mutually_exclusive_group(required=True)
-    src.add_argument("--model", help="Stable Diffusion: a diffusers folder or a .safetensors/.ckpt file")
-    src.add_argument("--guidance", choices=("analytic",),
-                     help="'analytic': the Gaussian TEST prior (flat CSS colours; for testing only)")
-    sketch.add_argument("--steps", type=_positive, default=5000, help="latent-stage SDS steps")
+    sketch = _job_parser(sub, "sketch", "Sketch to asset: a Sketch-Shape-guided Latent-NeRF -> textured mesh",
+                         "the sketch as one mesh (primitives may overlap), any units",
+                         "folder for mesh.glb, texture.png, result.json", "latent-stage SDS steps")
     sketch.add_argument("--refine-steps", type=_non_negative, default=0, help="RGB-refinement steps after the latent stage")
-    sketch.add_argument("--seed", type=_non_negative, default=0)
-    sketch.add_argument("--guidance-scale", type=float, default=100.0)
-    sketch.add_argument("--texture-size", type=int, default=1024, choices=TEXTURE_SIZES)
     sketch.add_argument("--target-faces", type=_positive, default=20_000)
     sketch.add_argument("--mesh-resolution", type=_positive, default=128, help="marching-cubes grid per axis")
     sketch.add_argument("--g3dr", action="store_true", help="G3DR depth regularisation near the sketch surface")
-    sketch.add_argument("--up-axis", choices=("y", "z"), default="y")
-    sketch.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    sketch.add_argument("--preview-every", type=_positive, default=100, help="write preview.png every N steps")
     return p
 
 

@@ -242,10 +242,41 @@ def gen_dataset_speed(repeat: int) -> dict:
     return result
 
 
+def _time_steps(guidance, step, warmup: int, steps: int) -> tuple[float, float]:
+    """(wall seconds, seconds inside the UNet) of ``steps`` calls of ``step`` after ``warmup`` calls.
+    The UNet's forward is wrapped with a timer (synchronised on CUDA) and restored afterwards."""
+    import torch
+
+    sync = torch.cuda.synchronize if guidance.device.type == "cuda" else (lambda: None)
+    unet_s = [0.0]
+    forward = guidance.unet.forward
+
+    def timed_forward(*a, **k):
+        sync()
+        t0 = time.perf_counter()
+        out = forward(*a, **k)
+        sync()
+        unet_s[0] += time.perf_counter() - t0
+        return out
+
+    guidance.unet.forward = timed_forward
+    try:
+        for _ in range(warmup):
+            step()
+        unet_s[0] = 0.0
+        sync()
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        sync()
+        return time.perf_counter() - t0, unet_s[0]
+    finally:
+        guidance.unet.forward = forward
+
+
 def _paint_iteration(model: Path, steps: int, faces_subdiv: int = 4) -> dict:
     """Seconds per Latent-Paint iteration with the SD backend at ``model``, and the UNet's share."""
     import numpy as np
-    import torch
     import trimesh
 
     from procdream.gen3d.guidance.base import GuidanceConfig
@@ -258,33 +289,10 @@ def _paint_iteration(model: Path, steps: int, faces_subdiv: int = 4) -> dict:
     sphere = trimesh.creation.icosphere(subdivisions=faces_subdiv)
     mesh = prepare_mesh(sphere.vertices, sphere.faces, None, up_axis="y", unwrap_resolution=512)
     job = LatentPaint(mesh, g, "a wooden chair", cfg=PaintConfig(steps=10**9))
-    cuda = g.device.type == "cuda"
-    sync = torch.cuda.synchronize if cuda else (lambda: None)
-    unet_s = [0.0]
-    forward = g.unet.forward
-
-    def timed_forward(*a, **k):
-        sync()
-        t0 = time.perf_counter()
-        out = forward(*a, **k)
-        sync()
-        unet_s[0] += time.perf_counter() - t0
-        return out
-
-    g.unet.forward = timed_forward
-    for _ in range(3):  # warm-up: numba cache, cuDNN autotune, allocator
-        job.step()
-    unet_s[0] = 0.0
-    sync()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        job.step()
-    sync()
-    total = time.perf_counter() - t0
-    g.unet.forward = forward
+    total, unet = _time_steps(g, job.step, warmup=3, steps=steps)  # warm-up: numba cache, cuDNN, allocator
     return {"device": str(g.device), "dtype": str(g.dtype).replace("torch.", ""), "faces": int(len(sphere.faces)),
-            "s_per_iter": round(total / steps, 5), "unet_s_per_iter": round(unet_s[0] / steps, 5),
-            "share_outside_unet": round(1 - unet_s[0] / total, 4),
+            "s_per_iter": round(total / steps, 5), "unet_s_per_iter": round(unet / steps, 5),
+            "share_outside_unet": round(1 - unet / total, 4),
             "projected_5000_iters_min": round(total / steps * 5000 / 60, 2), "iters_timed": steps,
             "texels_seen": float(np.mean(job.seen.cpu().numpy()))}
 
@@ -317,7 +325,6 @@ def paint_speed(repeat: int) -> dict:
 
 def _sketch_iteration(model: Path, steps: int, small: bool) -> dict:
     """Seconds per Sketch-to-asset iteration with the SD backend at ``model`` and the UNet's share."""
-    import torch
     import trimesh
 
     from procdream.gen3d.guidance.base import GuidanceConfig
@@ -339,33 +346,13 @@ def _sketch_iteration(model: Path, steps: int, small: bool) -> dict:
         cfg = TrainConfig(steps=10**9)
     field, _ = load_sketch(box.vertices, box.faces, cfg.sketch)
     trainer = SketchTrainer(field, g, "a wooden crate", cfg=cfg)
-    cuda = g.device.type == "cuda"
-    sync = torch.cuda.synchronize if cuda else (lambda: None)
-    unet_s = [0.0]
-    forward = g.unet.forward
-
-    def timed_forward(*a, **k):
-        sync()
-        t0 = time.perf_counter()
-        out = forward(*a, **k)
-        sync()
-        unet_s[0] += time.perf_counter() - t0
-        return out
-
-    g.unet.forward = timed_forward
-    for _ in range(40):  # warm-up past the occupancy grid's warm-up updates
-        info = trainer.step()
-    unet_s[0] = 0.0
-    sync()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        info = trainer.step()
-    sync()
-    total = time.perf_counter() - t0
-    g.unet.forward = forward
+    infos = []
+    # Warm-up past the occupancy grid's first updates.
+    total, unet = _time_steps(g, lambda: infos.append(trainer.step()), warmup=40, steps=steps)
+    info = infos[-1]
     return {"device": str(g.device), "render": cfg.render_size, "samples_per_ray": cfg.render.n_samples,
-            "s_per_iter": round(total / steps, 4), "unet_s_per_iter": round(unet_s[0] / steps, 4),
-            "share_outside_unet": round(1 - unet_s[0] / total, 4),
+            "s_per_iter": round(total / steps, 4), "unet_s_per_iter": round(unet / steps, 4),
+            "share_outside_unet": round(1 - unet / total, 4),
             "evaluated_sample_fraction": round(info.evaluated_fraction, 3),
             "projected_5000_iters_min": round(total / steps * 5000 / 60, 2), "iters_timed": steps}
 

@@ -50,6 +50,12 @@ def _fsync_dir(folder: Path) -> None:
 
 def save_png(path: str | os.PathLike, image: np.ndarray) -> Path:
     """Write an (H, W), (H, W, 3) or (H, W, 4) uint8 image (row 0 = top) as PNG, atomically."""
+    return write_bytes_atomic(path, encode_png(image))
+
+
+def encode_png(image: np.ndarray, compress_level: int = 6) -> bytes:
+    """PNG bytes of an (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) uint8 image (row 0 = top).
+    ``compress_level`` 1 suits previews that are sent once and thrown away."""
     from PIL import Image
 
     arr = np.asarray(image)
@@ -60,8 +66,8 @@ def save_png(path: str | os.PathLike, image: np.ndarray) -> Path:
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[..., 0]
     buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(arr)).save(buf, format="PNG")
-    return write_bytes_atomic(path, buf.getvalue())
+    Image.fromarray(np.ascontiguousarray(arr)).save(buf, format="PNG", compress_level=compress_level)
+    return buf.getvalue()
 
 
 def save_npy(path: str | os.PathLike, array: np.ndarray) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from typing import Literal
 
 from pydantic import Field
@@ -32,15 +31,8 @@ class SketchParams(ParamsModel):
     g3dr: bool = False
 
 
-def _png(image) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
-
-
 def run_sketch(params: SketchParams, mesh: MeshArrays, ctx: JobContext) -> dict:
+    from ..export.atomic import encode_png
     from ..export.field_mesh import FieldMeshConfig
     from .run import sketch_to_asset, surface_level
     from .sketch import SketchConfig
@@ -59,7 +51,7 @@ def run_sketch(params: SketchParams, mesh: MeshArrays, ctx: JobContext) -> dict:
     return sketch_to_asset(mesh.positions, mesh.faces, params.prompt, ctx.out_dir, negative=params.negative_prompt,
                            guidance=params.guidance, model_path=params.model_path, device=ctx.device, cfg=cfg,
                            export=export, guidance_scale=params.guidance_scale, up_axis=params.up_axis,
-                           on_step=on_step, on_preview=lambda img: ctx.preview(_png(img)),
+                           on_step=on_step, on_preview=lambda img: ctx.preview(encode_png(img, compress_level=1)),
                            check_cancelled=ctx.check_cancelled)
 
 

@@ -8,7 +8,6 @@ backend. REFERENCE.md ("Latent-Paint") gives the numbers; PaintConfig holds them
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import raster
+from ..export.atomic import encode_png
 from ..export.uv_padding import coverage, dilate
 from ..guidance.base import Guidance
 from ..guidance.latent_rgb import rgb_to_latent
@@ -32,14 +32,6 @@ class StepInfo:
     t: int
     azimuth_deg: float
     elevation_deg: float
-
-
-def _png(image: np.ndarray) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
 
 
 def to_uint8(rgb: torch.Tensor) -> np.ndarray:
@@ -132,7 +124,7 @@ class LatentPaint:
             if on_step:
                 on_step(info)
             if on_preview and (self.step_count % self.cfg.preview_every == 0 or self.step_count == self.cfg.steps):
-                on_preview(_png(self.preview()))
+                on_preview(encode_png(self.preview(), compress_level=1))
 
     # -- results ----------------------------------------------------------------------------------
 
