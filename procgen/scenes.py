@@ -1,7 +1,8 @@
 """Compose a whole nature scene from a seed and a gin config.
 
 Stages (each a gin configurable, each can be switched off or overridden):
-``terrain``, ``water``, ``rocks``, ``trees``, ``ground_cover``, ``sky``, ``camera``.
+``terrain``, ``water``, ``rocks``, ``trees``, ``ground_cover``, ``sky``, ``haze``, ``camera``,
+``views`` (the framing rules cameras are chosen by).
 A binding names a stage knob (``trees.density = 0``) or a field of the stage's sampled
 parameters (``terrain.resolution = 128`` fixes TerrainParams.resolution). Scene types are
 gin files in ``configs/`` (forest, mountain, desert, arctic, meadow) on top of ``base.gin``.
@@ -25,7 +26,8 @@ from .configs import CONFIG_DIR
 from .params import ParamError, check, replace_checked
 
 SCENE_TYPES = ("forest", "mountain", "desert", "arctic", "meadow")
-STAGES = ("terrain", "water", "rocks", "trees", "ground_cover", "sky", "camera", "materials")
+# Appending keeps every earlier stage's random stream: stage i always gets child i of the seed.
+STAGES = ("terrain", "water", "rocks", "trees", "ground_cover", "sky", "camera", "materials", "haze")
 
 
 class SceneConfigError(ValueError):
@@ -36,8 +38,33 @@ class SceneConfigError(ValueError):
 # Each returns its knobs plus the remaining bindings, which must be fields of the stage's Params.
 
 @gin.configurable("terrain")
-def terrain_stage(enabled=True, material="grass", **overrides):
-    return {"enabled": enabled, "material": material, "overrides": overrides}
+def terrain_stage(enabled=True, material="grass", relief_height_range=(20.0, 80.0),
+                  relief_wavelength_range=(300.0, 900.0), relief_ridged_range=(0.0, 0.4), **overrides):
+    """``relief_*_range``: (lo, hi) the distant relief's height (m), wavelength (m) and ridging are drawn from."""
+    return {"enabled": enabled, "material": material, "overrides": overrides,
+            "relief": {"relief_height": _range("terrain.relief_height_range", relief_height_range, 0.0, 3000.0),
+                       "relief_wavelength": _range("terrain.relief_wavelength_range", relief_wavelength_range,
+                                                   50.0, 20000.0),
+                       "relief_ridged": _range("terrain.relief_ridged_range", relief_ridged_range, 0.0, 1.0)}}
+
+
+def _range(name: str, value, lo: float, hi: float) -> tuple[float, float]:
+    """A (low, high) pair inside [lo, hi], or SceneConfigError naming the binding."""
+    try:
+        a, b = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise SceneConfigError(f"{name} must be a pair (low, high), got {value!r}") from None
+    if not (lo <= a <= hi and lo <= b <= hi):
+        raise SceneConfigError(f"{name} = {value!r} is outside [{lo}, {hi}]")
+    if a > b:
+        raise SceneConfigError(f"{name} = {value!r}: the low end is above the high end")
+    return a, b
+
+
+def _probability(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise SceneConfigError(f"{name} = {value!r} must be a probability in [0, 1]")
+    return float(value)
 
 
 @gin.configurable("water")
@@ -68,15 +95,34 @@ def ground_cover_stage(enabled=True, density=1.0, **overrides):
 
 
 @gin.configurable("sky")
-def sky_stage(enabled=True, overcast_probability=0.2, exposure=0.0, **overrides):
-    return {"enabled": enabled, "overcast_probability": overcast_probability, "exposure": exposure,
+def sky_stage(enabled=True, overcast_probability=0.1, cloud_probability=0.5, exposure=0.0, **overrides):
+    """``exposure``: the scene type's exposure (EV) before the sun compensation."""
+    return {"enabled": enabled,
+            "overcast_probability": _probability("sky.overcast_probability", overcast_probability),
+            "cloud_probability": _probability("sky.cloud_probability", cloud_probability),
+            "exposure": exposure, "overrides": overrides}
+
+
+@gin.configurable("haze")
+def haze_stage(enabled=True, density_range=(0.0, 0.006), **overrides):
+    """``density_range``: (lo, hi) extinction per metre the haze density is drawn from."""
+    return {"enabled": enabled, "density_range": _range("haze.density_range", density_range, 0.0, 0.05),
             "overrides": overrides}
 
 
+@gin.configurable("views")
+def views_stage(**overrides):
+    """Fields of generators.views.ViewRules (``views.candidates = 8``, ``views.max_sky_fraction = 0.4``)."""
+    return {"overrides": overrides}
+
+
 @gin.configurable("camera")
-def camera_stage(trajectory=None, clearing_m=2.0, **overrides):
-    """``clearing_m``: no rock or tree closer than this to the camera path."""
-    return {"trajectory": trajectory, "clearing_m": clearing_m, "overrides": overrides}
+def camera_stage(trajectory=None, clearing_m=2.0, view_clearing_m=5.0, high_view_probability=0.08, **overrides):
+    """``clearing_m``: no rock or tree closer than this to the camera path. ``view_clearing_m``: none
+    this close in front of a camera (within 40 degrees of where it looks), so nothing blocks the view."""
+    return {"trajectory": trajectory, "clearing_m": clearing_m, "view_clearing_m": view_clearing_m,
+            "high_view_probability": _probability("camera.high_view_probability", high_view_probability),
+            "overrides": overrides}
 
 
 @gin.configurable("materials")
@@ -102,8 +148,8 @@ def configure(scene_type: str, gin_params=(), gin_files=()) -> dict:
         raise SceneConfigError(f"bad gin config: {_gin_message(exc)}") from None
     return {name: fn() for name, fn in (
         ("terrain", terrain_stage), ("water", water_stage), ("rocks", rocks_stage), ("trees", trees_stage),
-        ("ground_cover", ground_cover_stage), ("sky", sky_stage), ("camera", camera_stage),
-        ("materials", materials_stage))}
+        ("ground_cover", ground_cover_stage), ("sky", sky_stage), ("haze", haze_stage),
+        ("camera", camera_stage), ("views", views_stage), ("materials", materials_stage))}
 
 
 def _gin_message(exc: Exception) -> str:
@@ -128,7 +174,10 @@ class ScenePlan:
     config: dict
     terrain: object = None
     sky: object = None
+    haze: object = None
     camera: object = None
+    #: How the camera was chosen: the framing rules, the kept candidate's judgement, rejections.
+    camera_view: dict = field(default_factory=dict)
     ground_cover: object = None
     rocks: list = field(default_factory=list)
     trees: list = field(default_factory=list)
@@ -147,8 +196,12 @@ class ScenePlan:
                 return x.item()
             return x
 
+        from .generators import sky
+
+        lighting = sky.lighting(self.sky) if self.sky is not None and self.config["sky"]["enabled"] else None
         return conv({"scene_type": self.scene_type, "seed": self.seed, "terrain": self.terrain, "sky": self.sky,
-                     "camera": self.camera, "ground_cover": self.ground_cover, "rocks": self.rocks,
+                     "lighting": lighting, "haze": self.haze, "camera": self.camera,
+                     "camera_view": self.camera_view, "ground_cover": self.ground_cover, "rocks": self.rocks,
                      "trees": self.trees, "materials": self.material_params})
 
 
@@ -162,7 +215,7 @@ def _override(params, overrides: dict, stage: str):
 def plan(scene_type: str, seed: int, gin_params=(), n_frames: int = 1, gin_files=()) -> ScenePlan:
     """Sample every parameter of the scene and validate it. Builds nothing."""
     from . import materials
-    from .generators import cameras, ground_cover, rocks, sky, terrain, trees
+    from .generators import atmosphere, cameras, ground_cover, rocks, sky, terrain, trees, views
 
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise SceneConfigError(f"seed must be a non-negative integer, got {seed!r}")
@@ -172,18 +225,33 @@ def plan(scene_type: str, seed: int, gin_params=(), n_frames: int = 1, gin_files
     stage_rngs = dict(zip(STAGES, np.random.default_rng(seed).spawn(len(STAGES)), strict=True))
     p = ScenePlan(scene_type, int(seed), n_frames, cfg)
 
-    p.terrain = _override(terrain.sample_params(stage_rngs["terrain"]), cfg["terrain"]["overrides"], "terrain")
-    heights = terrain.heightfield(p.terrain)
-    sampler = terrain.HeightSampler(heights, p.terrain.extent_m)
+    ter_cfg = cfg["terrain"]
+    p.terrain = _override(terrain.sample_params(stage_rngs["terrain"], **ter_cfg["relief"]), ter_cfg["overrides"],
+                          "terrain")
+    try:
+        sampler = terrain.world_sampler(p.terrain)
+    except ParamError as exc:
+        raise SceneConfigError(f"terrain: {exc}") from None
 
     cam_cfg = cfg["camera"]
-    p.camera = _override(cameras.sample_params(stage_rngs["camera"], cam_cfg["trajectory"]),
-                         cam_cfg["overrides"], "camera")
-    path, _ = cameras.trajectory(p.camera, n_frames, sampler)
+    rules = _override(views.ViewRules(), cfg["views"]["overrides"], "views")
+    p.camera, judgement, rejected = cameras.choose(
+        stage_rngs["camera"], n_frames, sampler, rules, cam_cfg["trajectory"],
+        overrides=lambda c: _override(c, cam_cfg["overrides"], "camera"),
+        high_view_probability=cam_cfg["high_view_probability"])
+    p.camera_view = {"rules": rules, "candidates": rules.candidates, "rejected": rejected,
+                     "judgement": judgement.to_json()}
+    path, targets = cameras.trajectory(p.camera, n_frames, sampler)
+    view_cone = (path, targets, float(cam_cfg["view_clearing_m"]))
 
     sky_cfg = cfg["sky"]
-    p.sky = _override(sky.sample_params(stage_rngs["sky"], sky_cfg["overcast_probability"]),
+    p.sky = _override(sky.sample_params(stage_rngs["sky"], sky_cfg["overcast_probability"],
+                                        sky_cfg["cloud_probability"], sky_cfg["exposure"]),
                       sky_cfg["overrides"], "sky")
+    haze_cfg = cfg["haze"]
+    if haze_cfg["enabled"]:
+        p.haze = _override(atmosphere.sample_params(stage_rngs["haze"], haze_cfg["density_range"]),
+                           haze_cfg["overrides"], "haze")
 
     mat_rng = stage_rngs["materials"]
     kinds = {cfg["terrain"]["material"], cfg["rocks"]["material"], cfg["trees"]["bark_material"],
@@ -203,7 +271,8 @@ def plan(scene_type: str, seed: int, gin_params=(), n_frames: int = 1, gin_files
             big = rng.random() < rk["boulder_fraction"]
             params = (getattr(rocks, "sample_boulder_params", rocks.sample_params) if big else rocks.sample_params)(rng)
             params = _override(params, rk["overrides"], "rocks")
-            spot = _spot(rng, sampler, path, taken, _footprint(params), rk["max_slope_deg"], cam_cfg["clearing_m"])
+            spot = _spot(rng, sampler, view_cone, taken, _footprint(params), rk["max_slope_deg"],
+                         cam_cfg["clearing_m"])
             if spot is not None:
                 p.rocks.append(Placement(params, spot, float(rng.uniform(0, 360))))
     tr = cfg["trees"]
@@ -213,14 +282,15 @@ def plan(scene_type: str, seed: int, gin_params=(), n_frames: int = 1, gin_files
         for _ in range(int(round(tr["density"] * area / 100.0))):
             species = str(rng.choice(tr["species"]))
             params = _override(trees.sample_params(rng, species=species), tr["overrides"], "trees")
-            spot = _spot(rng, sampler, path, taken, _footprint(params), tr["max_slope_deg"], cam_cfg["clearing_m"])
+            spot = _spot(rng, sampler, view_cone, taken, _footprint(params), tr["max_slope_deg"],
+                         cam_cfg["clearing_m"])
             if spot is not None:
                 p.trees.append(Placement(params, spot, float(rng.uniform(0, 360))))
     gc = cfg["ground_cover"]
     if gc["enabled"] and gc["density"] > 0:
         p.ground_cover = _override(ground_cover.sample_params(stage_rngs["ground_cover"], gc["density"]),
                                    gc["overrides"], "ground_cover")
-    for part in (p.terrain, p.camera, p.sky, p.ground_cover):
+    for part in (p.terrain, p.camera, p.sky, p.haze, p.ground_cover):
         if part is not None:
             check(part)
     return p
@@ -236,8 +306,16 @@ def _footprint(params) -> float:
     return 1.0
 
 
-def _spot(rng, sampler, path, taken, radius, max_slope_deg, clearing_m, tries: int = 30):
-    """A free spot on walkable ground away from the camera path, or None."""
+def _spot(rng, sampler, view_cone, taken, radius, max_slope_deg, clearing_m, tries: int = 30):
+    """A free spot on walkable ground away from the camera path and out of the near view, or None.
+
+    ``view_cone`` = (camera positions (n, 3), look targets (n, 3), distance m): nothing within that
+    distance (plus its radius) of a camera and within 40 degrees of its view direction.
+    """
+    path, targets, view_clearing = view_cone
+    forward = targets[:, :2] - path[:, :2]
+    forward /= np.maximum(np.linalg.norm(forward, axis=-1, keepdims=True), 1e-9)
+    cos_cone = math.cos(math.radians(40.0))
     margin = radius + 0.5
     half = sampler.extent / 2 - margin
     min_nz = math.cos(math.radians(max_slope_deg))
@@ -245,7 +323,12 @@ def _spot(rng, sampler, path, taken, radius, max_slope_deg, clearing_m, tries: i
         x, y = rng.uniform(-half, half, size=2)
         if float(sampler.normal(x, y)[2]) < min_nz:
             continue
-        if np.min(np.hypot(path[:, 0] - x, path[:, 1] - y)) < clearing_m + radius:
+        offset = np.array([x, y]) - path[:, :2]
+        dist = np.linalg.norm(offset, axis=-1)
+        if np.min(dist) < clearing_m + radius:
+            continue
+        ahead = np.einsum("ij,ij->i", offset, forward) > cos_cone * dist
+        if np.any(ahead & (dist < view_clearing + radius)):
             continue
         if any(math.hypot(x - ox, y - oy) < radius + orad for ox, oy, orad in taken):
             continue
@@ -270,7 +353,7 @@ def build(p: ScenePlan, scene=None) -> SceneResult:
 
     from ..render_gt.labels import set_label
     from . import materials
-    from .generators import cameras, ground_cover, rocks, sky, terrain, trees
+    from .generators import atmosphere, cameras, ground_cover, rocks, sky, terrain, trees
 
     scene = scene or bpy.context.scene
     mats = {kind: materials.MATERIALS[kind].build(params) for kind, params in p.material_params.items()}
@@ -280,9 +363,11 @@ def build(p: ScenePlan, scene=None) -> SceneResult:
     ter.data.materials.append(mats[cfg["terrain"]["material"]])
     objects.append(ter)
 
+    world_half = max(p.terrain.far_extent_m, p.terrain.extent_m / 2)
     if cfg["water"]["enabled"]:
         level = float(sampler.h.min() + cfg["water"]["level"] * np.ptp(sampler.h))
-        bpy.ops.mesh.primitive_plane_add(size=p.terrain.extent_m, location=(0.0, 0.0, level))
+        # Water reaches the world's edge, like the terrain, so no view sees where it ends.
+        bpy.ops.mesh.primitive_plane_add(size=2 * world_half, location=(0.0, 0.0, level))
         water = bpy.context.object
         water.name = "water"
         water.data.materials.append(mats[cfg["water"]["material"]])
@@ -316,7 +401,8 @@ def build(p: ScenePlan, scene=None) -> SceneResult:
         objects += ground_cover.build(p.ground_cover, ter, {k: mats[v] for k, v in gm.items()})
     if cfg["sky"]["enabled"]:
         sky.build(p.sky, scene)
-        scene.view_settings.exposure = cfg["sky"]["exposure"]
+    if p.haze is not None:
+        atmosphere.build(p.haze, world_half, float(sampler.h.min()), sky.horizon_radiance(p.sky))
     cam = cameras.build(p.camera, p.n_frames, sampler, obstacles, scene)
     return SceneResult(p, objects, cam, sampler)
 

@@ -161,7 +161,9 @@ def assign_instances(scene) -> InstanceTable:
     adds the AOV node to the scene's materials, and returns the table. Ids follow sorted object
     names, so they do not depend on creation order.
     """
-    objs = sorted((o for o in scene.objects if o.type in RENDERABLE and not o.hide_render),
+    # Atmosphere (haze) is hidden from the ground-truth render and has no id.
+    objs = sorted((o for o in scene.objects
+                   if o.type in RENDERABLE and not o.hide_render and not labels.is_atmosphere(o)),
                   key=lambda o: o.name)
     if len(objs) > MAX_OBJECTS:
         raise labels.LabelError(f"{len(objs)} renderable objects; the Object Index pass carries at most "
@@ -182,7 +184,7 @@ def assign_instances(scene) -> InstanceTable:
                                           labels.is_static(obj), _world_aabb(obj), count))
         next_id += 1 + count
     for obj in scene.objects:
-        if obj.type in RENDERABLE and obj.hide_render:
+        if obj.type in RENDERABLE and (obj.hide_render or labels.is_atmosphere(obj)):
             obj.pass_index = 0  # a stale ordinal could collide
     _number_prototypes(depsgraph, {o.name: i for i, o in enumerate(objs, start=1)},
                        {r.name for r in table.records if r.instances})

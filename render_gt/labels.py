@@ -9,6 +9,8 @@ from __future__ import annotations
 
 CATEGORY_PROP = "procdream_category"
 STATIC_PROP = "procdream_static"
+#: Volumes of air (haze, fog): rendered in RGB, hidden from the ground-truth render, never numbered.
+ATMOSPHERE_PROP = "procdream_atmosphere"
 
 #: Stable semantic ids. Extend only by appending: dataset users key their classes on these.
 CATEGORIES: dict[str, int] = {
@@ -52,3 +54,12 @@ def category_of(obj) -> str:
 
 def is_static(obj) -> bool:
     return bool(obj.get(STATIC_PROP, True))
+
+
+def set_atmosphere(obj) -> None:
+    """Mark ``obj`` as atmosphere: it shades the RGB image but has no id and no ground truth."""
+    obj[ATMOSPHERE_PROP] = True
+
+
+def is_atmosphere(obj) -> bool:
+    return bool(obj.get(ATMOSPHERE_PROP, False))

@@ -18,27 +18,59 @@ from ..params import check, param
 @dataclass
 class CameraParams:
     trajectory: str = param("orbit", choices=("orbit", "flythrough", "pan"), doc="path type")
-    height_m: float = param(1.8, 0.2, 200.0, "m", "eye height above the ground")
+    height_m: float = param(2.0, 0.2, 200.0, "m", "eye height above the ground")
     radius_m: float = param(12.0, 0.5, 1000.0, "m", "orbit radius / distance from the centre")
     step: float = param(1.5, 0.0, 60.0, "deg or m per frame", "orbit/pan: degrees per frame; "
                         "fly-through: metres per frame")
     start_angle_deg: float = param(0.0, 0.0, 360.0, "deg", "where on the circle / which heading")
-    pitch_deg: float = param(-8.0, -80.0, 30.0, "deg", "look up (+) or down (-)")
-    focal_mm: float = param(24.0, 8.0, 300.0, "mm", "lens focal length (36 mm sensor)")
+    pitch_deg: float = param(-4.0, -30.0, 30.0, "deg", "look up (+) or down (-) from the horizon")
+    focal_mm: float = param(30.0, 8.0, 300.0, "mm", "lens focal length (36 mm sensor)")
     clearance_m: float = param(0.6, 0.05, 20.0, "m", "minimum distance to terrain and obstacles")
 
 
-def sample_params(rng: np.random.Generator, trajectory: str | None = None) -> CameraParams:
+def sample_params(rng: np.random.Generator, trajectory: str | None = None,
+                  high_view_probability: float = 0.08) -> CameraParams:
+    """A person's view most of the time: eye height clip-gauss(2, 0.4) in [1.5, 3] m, pitch near the
+    horizon; with ``high_view_probability`` a raised view (5-30 m) looking further down."""
     trajectory = trajectory or str(rng.choice(["orbit", "flythrough", "pan"]))
+    high = rng.random() < high_view_probability
+    height = float(rng.uniform(5.0, 30.0)) if high else float(np.clip(rng.normal(2.0, 0.4), 1.5, 3.0))
+    pitch = float(rng.uniform(-25.0, -8.0)) if high else float(np.clip(rng.normal(-3.0, 5.0), -20.0, 12.0))
     return CameraParams(
         trajectory=trajectory,
-        height_m=float(rng.uniform(1.2, 4.0)),
+        height_m=height,
         radius_m=float(rng.uniform(6.0, 16.0)),
         step=float(rng.uniform(0.8, 2.5) if trajectory != "flythrough" else rng.uniform(0.1, 0.4)),
         start_angle_deg=float(rng.uniform(0.0, 360.0)),
-        pitch_deg=float(rng.uniform(-15.0, 0.0)),
-        focal_mm=float(rng.uniform(18.0, 35.0)),
+        pitch_deg=pitch,
+        focal_mm=float(rng.uniform(20.0, 45.0)),
     )
+
+
+def choose(rng: np.random.Generator, n_frames: int, sampler, rules, kind: str | None = None,
+           overrides=None, high_view_probability: float = 0.08):
+    """Draw ``rules.candidates`` cameras (of trajectory ``kind``, or any), judge every one on its trajectory, keep the best valid one.
+
+    ``overrides`` (a callable CameraParams -> CameraParams) applies the user's fixed parameters to
+    each candidate. Returns (params, judgement, number of candidates rejected). If none is valid the
+    one that stayed valid for most judged frames is kept, and its judgement says why.
+    """
+    from . import views
+
+    best = None
+    rejected = 0
+    max_dist = 1.5 * getattr(sampler, "far", 2000.0) * math.sqrt(2)
+    for _ in range(rules.candidates):
+        cand = sample_params(rng, kind, high_view_probability)
+        if overrides is not None:
+            cand = overrides(cand)
+        pos, look = trajectory(cand, n_frames, sampler)
+        j = views.judge(sampler, pos, look, cand.focal_mm, rules, max_dist)
+        rejected += not j.valid
+        key = (j.valid, len(j.frames) - (not j.valid), j.score if j.valid else j.frames[-1].spread)
+        if best is None or key > best[0]:
+            best = (key, cand, j)
+    return best[1], best[2], rejected
 
 
 def trajectory(params: CameraParams, n_frames: int, sampler, obstacles=()) -> tuple[np.ndarray, np.ndarray]:
@@ -71,6 +103,7 @@ def trajectory(params: CameraParams, n_frames: int, sampler, obstacles=()) -> tu
     return pos, np.concatenate([look_xy, look_z[:, None]], axis=-1)
 
 
+
 def _clear(pos: np.ndarray, sampler, obstacles, clearance: float) -> np.ndarray:
     """Lift positions above terrain, then above any (grown) obstacle box they fall into."""
     pos = pos.copy()
@@ -97,7 +130,8 @@ def build(params: CameraParams, n_frames: int, sampler, obstacles=(), scene=None
     cam_data.lens = params.focal_mm
     cam_data.sensor_width = 36.0
     cam_data.clip_start = min(0.05, params.clearance_m / 2)
-    cam_data.clip_end = 2000.0
+    # Far enough for the world's corners (the far field reaches ``sampler.far`` on each side).
+    cam_data.clip_end = 3.0 * float(getattr(sampler, "far", 2000.0))
     cam = bpy.data.objects.new("camera", cam_data)
     scene.collection.objects.link(cam)
     scene.camera = cam

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..nodes import NodeWrangler, node_group
 from ..params import check, param
+from .terrain import NEAR_ATTRIBUTE
 
 KINDS = ("grass", "flower", "plant")
 CATEGORY = {"grass": "grass", "flower": "flower", "plant": "plant"}
@@ -173,6 +174,12 @@ def scatter_group(nw: NodeWrangler) -> None:
     keep = nw.new_node("FunctionNodeBooleanMath", [
         keep, nw.compare("GREATER_THAN", mask_noise.outputs["Fac"], inp["Mask Threshold"])],
         {"operation": "AND"})
+    # Only the terrain's near grid carries cover; a mesh without the attribute is all near.
+    near = nw.new_node("named_attribute", attrs={"data_type": "FLOAT"}, input_kwargs={"Name": NEAR_ATTRIBUTE})
+    near_ok = nw.new_node("FunctionNodeBooleanMath", [
+        nw.new_node("FunctionNodeBooleanMath", [(near, "Exists")], {"operation": "NOT"}),
+        nw.compare("GREATER_THAN", (near, "Attribute"), 0.5)], {"operation": "OR"})
+    keep = nw.new_node("FunctionNodeBooleanMath", [keep, near_ok], {"operation": "AND"})
     points = nw.new_node("distribute_points", attrs={"distribute_method": "RANDOM"}, input_kwargs={
         "Mesh": terrain.outputs["Geometry"], "Selection": keep, "Density": inp["Density"],
         "Seed": inp["Seed"]})

@@ -1,25 +1,35 @@
-"""Terrain: a heightfield mesh from layered noise, with optional thermal erosion and terraces.
+"""Terrain: a detailed near heightfield where assets stand, inside a far field that reaches the horizon.
 
-World units are metres, z up; the terrain is centred on the origin and spans
-[-extent/2, extent/2] in x and y. :class:`HeightSampler` answers height and normal at any
-(x, y) without Blender, for scattering and camera placement.
+World units are metres, z up. The near terrain is a square grid centred on the origin spanning
+[-extent/2, extent/2] in x and y: layered noise with optional thermal erosion and terraces.
+Around it, the far field continues the same height function out to ``far_extent_m`` on square
+rings whose spacing grows geometrically (log-spaced), so a cell keeps roughly the same angular
+size seen from the centre; distant relief (hills, dunes, ranges at 100 m - 5 km wavelengths)
+rises with distance. Near grid and far rings are one mesh sharing the seam's vertices, so there
+is no crack, step or shading seam. :class:`WorldSampler` answers height and normal anywhere
+without Blender, for scattering and camera placement.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..params import check, param
+from ..params import ParamError, check, param
 from .noise import GradientNoise2D, fbm
+
+#: Face attribute on the terrain mesh: 1 on the near grid, 0 on the far field. Scatter reads it,
+#: so ground cover is only ever distributed where the detailed terrain is.
+NEAR_ATTRIBUTE = "procdream_near"
 
 
 @dataclass
 class TerrainParams:
-    extent_m: float = param(60.0, 4.0, 2000.0, "m", "side length of the square terrain")
-    resolution: int = param(96, 8, 1024, "vertices", "vertices per side")
-    height_m: float = param(4.0, 0.0, 500.0, "m", "peak-to-valley amplitude of the noise")
+    extent_m: float = param(60.0, 4.0, 2000.0, "m", "side length of the square near terrain")
+    resolution: int = param(96, 8, 1024, "vertices", "vertices per side of the near terrain")
+    height_m: float = param(4.0, 0.0, 500.0, "m", "peak-to-valley amplitude of the near noise")
     base_wavelength_m: float = param(30.0, 1.0, 5000.0, "m", "wavelength of the coarsest octave")
     octaves: int = param(5, 1, 10, "", "noise octaves")
     roughness: float = param(0.5, 0.1, 0.9, "", "amplitude gain per octave (higher = rougher)")
@@ -29,10 +39,25 @@ class TerrainParams:
     erosion_iterations: int = param(0, 0, 200, "", "thermal erosion passes")
     talus_deg: float = param(35.0, 5.0, 85.0, "deg", "slope above which erosion moves material")
     noise_seed: int = param(0, 0, 2**31 - 1, "", "seed of the noise lattice")
+    far_extent_m: float = param(4000.0, 0.0, 50000.0, "m",
+                                "half-size of the whole world square (0 = no far field)")
+    far_rings: int = param(56, 2, 512, "", "log-spaced rings between the near terrain and the world's edge")
+    far_subdivide: int = param(2, 1, 8, "", "far rings have this many times the seam's vertices around")
+    relief_height_m: float = param(0.0, 0.0, 3000.0, "m", "amplitude of the distant relief")
+    relief_wavelength_m: float = param(600.0, 50.0, 20000.0, "m", "wavelength of the relief's coarsest octave")
+    relief_ridged: float = param(0.3, 0.0, 1.0, "", "blend of ridged noise in the relief (ranges, dune crests)")
+    relief_start_m: float = param(60.0, 0.0, 50000.0, "m", "distance from the centre where relief begins")
+    relief_full_m: float = param(800.0, 0.0, 50000.0, "m", "distance where relief reaches full height")
 
 
-def sample_params(rng: np.random.Generator) -> TerrainParams:
-    return TerrainParams(
+#: Per scene type these ranges are narrowed by the terrain stage (``terrain.relief_height_range`` ...).
+RELIEF_DEFAULTS = {"height": (20.0, 80.0), "wavelength": (300.0, 900.0), "ridged": (0.0, 0.4)}
+
+
+def sample_params(rng: np.random.Generator, relief_height=None, relief_wavelength=None,
+                  relief_ridged=None) -> TerrainParams:
+    """Random near terrain plus distant relief drawn from the given (lo, hi) ranges (metres)."""
+    near = dict(
         height_m=float(rng.uniform(1.5, 8.0)),
         base_wavelength_m=float(rng.uniform(18.0, 60.0)),
         roughness=float(rng.uniform(0.35, 0.6)),
@@ -40,24 +65,91 @@ def sample_params(rng: np.random.Generator) -> TerrainParams:
         erosion_iterations=int(rng.integers(0, 20)),
         noise_seed=int(rng.integers(0, 2**31 - 1)),
     )
+    rh = relief_height or RELIEF_DEFAULTS["height"]
+    rw = relief_wavelength or RELIEF_DEFAULTS["wavelength"]
+    rr = relief_ridged or RELIEF_DEFAULTS["ridged"]
+    return TerrainParams(**near, relief_height_m=float(rng.uniform(*rh)),
+                         relief_wavelength_m=float(rng.uniform(*rw)), relief_ridged=float(rng.uniform(*rr)))
+
+
+def validate(params: TerrainParams) -> None:
+    """Ranges, then the settings that only make sense together; names the parameter."""
+    check(params)
+    half = params.extent_m / 2
+    if 0 < params.far_extent_m <= half:
+        raise ParamError(f"TerrainParams.far_extent_m = {params.far_extent_m} must be 0 (no far field) or larger "
+                         f"than half the near terrain (extent_m / 2 = {half}): the far field surrounds it")
+    if params.relief_start_m > params.relief_full_m:
+        raise ParamError(f"TerrainParams.relief_start_m = {params.relief_start_m} is above relief_full_m = "
+                         f"{params.relief_full_m}: relief must begin before it reaches full height")
+
+
+def _smoothstep(e0: float, e1: float, x):
+    t = np.clip((np.asarray(x, float) - e0) / max(e1 - e0, 1e-9), 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+class WorldHeight:
+    """The terrain height function of a :class:`TerrainParams`, in metres, anywhere in the world.
+
+    Near noise is normalised once on the near grid (to [0, height_m]) and the same affine map is
+    used everywhere, so the far field continues it without a step. Erosion runs on the near grid
+    only; its change fades to zero over the last tenth of the grid towards the edge, so the seam
+    sees the uneroded function on both sides.
+    """
+
+    def __init__(self, params: TerrainParams):
+        validate(params)
+        self.params = params
+        self._noise = GradientNoise2D(params.noise_seed)
+        # A separate lattice for the relief, derived from the same seed parameter.
+        self._relief_noise = GradientNoise2D((params.noise_seed * 7919 + 104729) % (2**31 - 1))
+        n = params.resolution
+        self.coords = np.linspace(-params.extent_m / 2, params.extent_m / 2, n)
+        x, y = np.meshgrid(self.coords, self.coords)
+        raw = self._raw(x, y)
+        self._lo = float(raw.min())
+        self._scale = params.height_m / max(float(np.ptp(raw)), 1e-12)
+        local = (raw - self._lo) * self._scale
+        if params.erosion_iterations:
+            eroded = thermal_erosion(local, spacing=self.coords[1] - self.coords[0],
+                                     iterations=params.erosion_iterations, talus_deg=params.talus_deg)
+            edge = np.minimum(params.extent_m / 2 - np.abs(x), params.extent_m / 2 - np.abs(y))
+            local = local + _smoothstep(0.0, 0.1 * params.extent_m, edge) * (eroded - local)
+        self.grid = self._shape(local) + self.relief(x, y)
+
+    def _raw(self, x, y):
+        p = self.params
+        return fbm(self._noise, x / p.base_wavelength_m, y / p.base_wavelength_m, p.octaves, p.roughness,
+                   ridged=p.ridged)
+
+    def _shape(self, local):
+        p = self.params
+        if p.terrace_steps:
+            local = terrace(local, p.terrace_steps, p.terrace_sharpness, p.height_m)
+        return local
+
+    def relief(self, x, y) -> np.ndarray:
+        """Distant relief (m): zero inside ``relief_start_m``, full height beyond ``relief_full_m``."""
+        p = self.params
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        if p.relief_height_m == 0.0:
+            return np.zeros(np.broadcast(x, y).shape)
+        envelope = _smoothstep(p.relief_start_m, p.relief_full_m, np.hypot(x, y))
+        n = fbm(self._relief_noise, x / p.relief_wavelength_m, y / p.relief_wavelength_m, 6, 0.5,
+                ridged=p.relief_ridged)
+        # fbm's spread is about +-0.3: stretch it so ranges use the full height, valleys reach 0.
+        return p.relief_height_m * envelope * np.clip(0.5 * (n / 0.45 + 1.0), 0.0, 1.0) ** 1.5
+
+    def analytic(self, x, y) -> np.ndarray:
+        """The un-eroded height function (what the far field samples)."""
+        local = (self._raw(np.asarray(x, float), np.asarray(y, float)) - self._lo) * self._scale
+        return self._shape(local) + self.relief(x, y)
 
 
 def heightfield(params: TerrainParams) -> np.ndarray:
-    """Heights (m) on a resolution x resolution grid; row i is y, column j is x, both increasing."""
-    check(params)
-    n = params.resolution
-    coords = np.linspace(-params.extent_m / 2, params.extent_m / 2, n)
-    x, y = np.meshgrid(coords, coords)
-    noise = GradientNoise2D(params.noise_seed)
-    h = fbm(noise, x / params.base_wavelength_m, y / params.base_wavelength_m, params.octaves,
-            params.roughness, ridged=params.ridged)
-    h = (h - h.min()) / max(np.ptp(h), 1e-12) * params.height_m
-    if params.erosion_iterations:
-        h = thermal_erosion(h, spacing=coords[1] - coords[0], iterations=params.erosion_iterations,
-                            talus_deg=params.talus_deg)
-    if params.terrace_steps:
-        h = terrace(h, params.terrace_steps, params.terrace_sharpness, params.height_m)
-    return h
+    """Near heights (m) on a resolution x resolution grid; row i is y, column j is x, both increasing."""
+    return WorldHeight(params).grid
 
 
 def thermal_erosion(h: np.ndarray, spacing: float, iterations: int, talus_deg: float,
@@ -89,7 +181,7 @@ def terrace(h: np.ndarray, steps: int, sharpness: float, height: float) -> np.nd
 
 
 class HeightSampler:
-    """Height and normal of the terrain surface at world (x, y), bilinear in the grid."""
+    """Height and normal of the near terrain surface at world (x, y), bilinear in the grid."""
 
     def __init__(self, heights: np.ndarray, extent_m: float):
         self.h = heights
@@ -103,13 +195,16 @@ class HeightSampler:
         i, j = np.floor(gy).astype(int), np.floor(gx).astype(int)
         return i, j, gx - j, gy - i
 
-    def height(self, x, y) -> np.ndarray:
-        """Height in metres at (x, y) (arrays broadcast); clamped to the terrain's edge."""
+    def _grid_height(self, x, y) -> np.ndarray:
         i, j, fx, fy = self._cell(x, y)
         h = self.h
         top = h[i, j] * (1 - fx) + h[i, j + 1] * fx
         bottom = h[i + 1, j] * (1 - fx) + h[i + 1, j + 1] * fx
         return top * (1 - fy) + bottom * fy
+
+    def height(self, x, y) -> np.ndarray:
+        """Height in metres at (x, y) (arrays broadcast); clamped to the terrain's edge."""
+        return self._grid_height(x, y)
 
     def normal(self, x, y) -> np.ndarray:
         """Unit surface normal (..., 3) at (x, y), z component positive."""
@@ -125,33 +220,157 @@ class HeightSampler:
         return (np.abs(x) <= half) & (np.abs(y) <= half)
 
 
+class WorldSampler(HeightSampler):
+    """:class:`HeightSampler` for the whole world: the near grid inside its square, the far
+    field's height function outside it (up to ``far_extent_m``; clamped beyond).
+
+    ``coarse_height`` answers from cached rasters (4 m cells to 512 m, then about 16 m cells) for
+    the many lookups of camera ray casting; ``height`` is exact.
+    """
+
+    def __init__(self, world: WorldHeight):
+        super().__init__(world.grid, world.params.extent_m)
+        self.world = world
+        self.far = max(world.params.far_extent_m, self.extent / 2)
+        self._rasters = None
+
+    def height(self, x, y) -> np.ndarray:
+        x, y = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float))
+        out = self._grid_height(x, y)
+        outside = ~self.inside(x, y)
+        if outside.any():
+            cx, cy = np.clip(x[outside], -self.far, self.far), np.clip(y[outside], -self.far, self.far)
+            out = np.array(out, float)
+            out[outside] = self.world.analytic(cx, cy)
+        return out
+
+    def normal(self, x, y) -> np.ndarray:
+        x, y = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float))
+        out = super().normal(x, y)
+        outside = ~self.inside(x, y)
+        if outside.any():
+            e = 0.5
+            px, py = x[outside], y[outside]
+            gx = (self.height(px + e, py) - self.height(px - e, py)) / (2 * e)
+            gy = (self.height(px, py + e) - self.height(px, py - e)) / (2 * e)
+            n = np.stack([-gx, -gy, np.ones_like(gx)], axis=-1)
+            out = np.array(out, float)
+            out[outside] = n / np.linalg.norm(n, axis=-1, keepdims=True)
+        return out
+
+    def _build_rasters(self):
+        rasters = []
+        for half, cell in ((min(512.0, self.far), 4.0), (self.far, max(16.0, self.far / 256))):
+            n = int(math.ceil(2 * half / cell)) + 1
+            c = np.linspace(-half, half, n)
+            x, y = np.meshgrid(c, c)
+            rasters.append((half, HeightSampler(self.world.analytic(x, y), 2 * half)))
+        return rasters
+
+    def coarse_height(self, x, y) -> np.ndarray:
+        """Approximate height (m): exact grid inside the near square, raster lookups outside."""
+        if self._rasters is None:
+            self._rasters = self._build_rasters()
+        x, y = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float))
+        out = self._grid_height(x, y)
+        todo = ~self.inside(x, y)
+        for half, raster in self._rasters:
+            sel = todo & (np.abs(x) <= half) & (np.abs(y) <= half)
+            if half >= self.far:
+                sel = todo
+            out = np.where(sel, raster.height(x, y), out)
+            todo &= ~sel
+        return out
+
+
+def world_sampler(params: TerrainParams) -> WorldSampler:
+    return WorldSampler(WorldHeight(params))
+
+
+def _boundary_loop(n: int) -> np.ndarray:
+    """Indices of the n x n grid's border, counter-clockwise seen from above, starting at (0, 0)."""
+    idx = np.arange(n * n).reshape(n, n)  # idx[i, j]: row i is y, column j is x
+    return np.concatenate([idx[0, :-1], idx[:-1, -1], idx[-1, :0:-1], idx[:0:-1, 0]])
+
+
+def far_field(params: TerrainParams, world: WorldHeight, grid_xy: np.ndarray):
+    """Vertices (k, 3) and faces (lists of indices) of the far rings, indexed after the near grid.
+
+    Ring 0 is the near grid's border itself, so the seam shares vertices. Ring k (1..K) is the
+    border loop refined ``far_subdivide`` times and scaled by s_k / s_0, with s_k log-spaced from
+    extent/2 to far_extent_m: spacing grows in proportion to distance.
+    """
+    n = params.resolution
+    loop = _boundary_loop(n)
+    m, f = len(loop), params.far_subdivide
+    border = grid_xy[loop]
+    nxt = np.roll(border, -1, axis=0)
+    refined = (border[:, None, :] + (nxt - border)[:, None, :] * (np.arange(f) / f)[None, :, None]).reshape(-1, 2)
+    s0 = params.extent_m / 2
+    scales = np.geomspace(s0, params.far_extent_m, params.far_rings + 1)[1:] / s0
+    xy = (scales[:, None, None] * refined[None]).reshape(-1, 2)
+    z = world.analytic(xy[:, 0], xy[:, 1])
+    verts = np.column_stack([xy, z])
+    base = n * n
+    mf = m * f
+
+    def ring(k, i):  # vertex index of point i on far ring k (k >= 1)
+        return base + (k - 1) * mf + (i % mf)
+
+    faces = []
+    # Seam strip: each border edge (a, b) faces f outer segments, counter-clockwise from above.
+    for i in range(m):
+        a, b = int(loop[i]), int(loop[(i + 1) % m])
+        if f == 1:
+            faces.append((ring(1, i), ring(1, i + 1), b, a))
+            continue
+        mid = f // 2
+        for j in range(f):
+            faces.append((ring(1, f * i + j), ring(1, f * i + j + 1), a if j < mid else b))
+        faces.append((ring(1, f * i + mid), b, a))
+    for k in range(1, params.far_rings):
+        for i in range(mf):
+            faces.append((ring(k + 1, i), ring(k + 1, i + 1), ring(k, i + 1), ring(k, i)))
+    return verts, faces
+
+
 def build(params: TerrainParams, name: str = "terrain", collection=None):
-    """The terrain mesh object and its :class:`HeightSampler`."""
+    """The terrain mesh object (near grid + far field) and its :class:`WorldSampler`."""
     import bpy
 
     from ...render_gt.labels import set_label
 
-    h = heightfield(params)
+    world = WorldHeight(params)
+    h = world.grid
     n = params.resolution
-    coords = np.linspace(-params.extent_m / 2, params.extent_m / 2, n)
-    x, y = np.meshgrid(coords, coords)
-    verts = np.stack([x, y, h], axis=-1).reshape(-1, 3).astype(np.float32)
+    x, y = np.meshgrid(world.coords, world.coords)
+    grid_xy = np.stack([x, y], axis=-1).reshape(-1, 2)
+    verts = np.column_stack([grid_xy, h.reshape(-1)])
     idx = np.arange(n * n).reshape(n, n)
     # Counter-clockwise seen from above, so face normals point up.
-    quads = np.stack([idx[:-1, :-1], idx[:-1, 1:], idx[1:, 1:], idx[1:, :-1]], axis=-1).reshape(-1)
+    quads = np.stack([idx[:-1, :-1], idx[:-1, 1:], idx[1:, 1:], idx[1:, :-1]], axis=-1).reshape(-1, 4)
+    faces = [tuple(q) for q in quads.tolist()]
+    n_near = len(faces)
+    if params.far_extent_m > 0:
+        far_verts, far_faces = far_field(params, world, grid_xy)
+        verts = np.concatenate([verts, far_verts])
+        faces += far_faces
     mesh = bpy.data.meshes.new(name)
+    sizes = np.fromiter((len(f) for f in faces), np.int32, len(faces))
+    loops = np.fromiter((v for f in faces for v in f), np.int32, int(sizes.sum()))
     mesh.vertices.add(len(verts))
-    mesh.vertices.foreach_set("co", verts.ravel())
-    mesh.loops.add(len(quads))
-    mesh.loops.foreach_set("vertex_index", quads.astype(np.int32))
-    n_faces = len(quads) // 4
-    mesh.polygons.add(n_faces)
-    mesh.polygons.foreach_set("loop_start", np.arange(0, len(quads), 4, dtype=np.int32))
-    mesh.polygons.foreach_set("loop_total", np.full(n_faces, 4, np.int32))
-    mesh.polygons.foreach_set("use_smooth", np.ones(n_faces, bool))
+    mesh.vertices.foreach_set("co", verts.astype(np.float32).ravel())
+    mesh.loops.add(len(loops))
+    mesh.loops.foreach_set("vertex_index", loops)
+    mesh.polygons.add(len(faces))
+    mesh.polygons.foreach_set("loop_start", np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int32))
+    mesh.polygons.foreach_set("loop_total", sizes)
+    mesh.polygons.foreach_set("use_smooth", np.ones(len(faces), bool))
     mesh.update(calc_edges=True)
     mesh.validate()
+    near = mesh.attributes.new(NEAR_ATTRIBUTE, "FLOAT", "FACE")
+    near.data.foreach_set("value", (np.arange(len(faces)) < n_near).astype(np.float32))
     obj = bpy.data.objects.new(name, mesh)
     (collection or bpy.context.scene.collection).objects.link(obj)
     set_label(obj, "terrain")
-    return obj, HeightSampler(h, params.extent_m)
+    return obj, WorldSampler(world)

@@ -1,0 +1,39 @@
+"""Where the Blender 4.2/4.5 and 5.0 APIs differ for scene building, in one module, each with its reason."""
+
+from __future__ import annotations
+
+
+def _enum_ids(struct_type, prop: str) -> set[str]:
+    return {i.identifier for i in struct_type.bl_rna.properties[prop].enum_items}
+
+
+def physical_sky_type() -> str:
+    """Blender 5.0 renamed the Nishita sky: SINGLE_SCATTERING is the old model, MULTIPLE_SCATTERING
+    the new one; 4.x calls it NISHITA."""
+    import bpy
+
+    items = _enum_ids(bpy.types.ShaderNodeTexSky, "sky_type")
+    return "MULTIPLE_SCATTERING" if "MULTIPLE_SCATTERING" in items else "NISHITA"
+
+
+def sky_aerosol_attr() -> str:
+    """Blender 5.0 renamed the sky's ``dust_density`` to ``aerosol_density``."""
+    import bpy
+
+    props = bpy.types.ShaderNodeTexSky.bl_rna.properties
+    return "aerosol_density" if "aerosol_density" in props else "dust_density"
+
+
+def set_agx(view_settings, contrast: str) -> str:
+    """AgX view transform with the look named ``contrast`` (e.g. "Medium High Contrast"); returns the
+    look set. 4.x prefixes look names with the view ("AgX - Medium High Contrast"), 5.0 lists them
+    unprefixed; the look enum is filled per view transform, so names are tried on the instance."""
+    view_settings.view_transform = "AgX"
+    for name in (f"AgX - {contrast}", contrast):
+        try:
+            view_settings.look = name
+            return name
+        except TypeError:
+            continue
+    view_settings.look = "None"
+    return "None"
