@@ -139,7 +139,7 @@ class WorldHeight:
         n = fbm(self._relief_noise, x / p.relief_wavelength_m, y / p.relief_wavelength_m, 6, 0.5,
                 ridged=p.relief_ridged)
         # fbm's spread is about +-0.3: stretch it so ranges use the full height, valleys reach 0.
-        return p.relief_height_m * envelope * np.clip(0.5 * (n / 0.45 + 1.0), 0.0, 1.0) ** 1.5
+        return p.relief_height_m * envelope * np.clip(0.5 * (n / 0.6 + 1.0), 0.0, 1.0) ** 1.5
 
     def analytic(self, x, y) -> np.ndarray:
         """The un-eroded height function (what the far field samples)."""

@@ -21,7 +21,7 @@ from ..params import check, param
 class ViewRules:
     candidates: int = param(24, 1, 500, "", "camera candidates drawn; the best valid one is kept")
     max_sky_fraction: float = param(0.45, 0.0, 1.0, "", "reject if more of the frame than this is sky")
-    min_distance_m: float = param(1.5, 0.0, 100.0, "m", "reject if the central region sees a surface nearer")
+    min_distance_m: float = param(3.0, 0.0, 100.0, "m", "reject if the central region sees a surface nearer")
     central_fraction: float = param(0.5, 0.05, 1.0, "", "width and height of the central region, as fractions")
     fill_distance_m: float = param(6.0, 0.0, 1000.0, "m", "a surface nearer than this 'fills' the rays it hits")
     max_fill_fraction: float = param(0.85, 0.0, 1.0, "", "reject if more of the frame than this is one near wall")

@@ -8,6 +8,9 @@ from ..nodes import NodeWrangler
 from .surface_layers import Layers
 from .surface_params import Optics, Relief
 
+#: Camera distances (m) over which bump shading fades to flat.
+BUMP_FADE_M = (25.0, 120.0)
+
 
 def _node(nw: NodeWrangler, bl_idname: str):
     """The material's own node of a type (a new material has one BSDF and one output), else a new one."""
@@ -28,8 +31,14 @@ def relief_normal(nw: NodeWrangler, material: bpy.types.Material, output, layers
     else:
         material.displacement_method = "BUMP"
         height = nw.math("ADD", layers.coarse, layers.fine)
-    return nw.new_node("bump", input_kwargs={
-        "Strength": relief.bump_strength, "Distance": relief.bump_distance, "Height": height})
+    # Bump detail is millimetres to centimetres: beyond tens of metres a pixel spans many of its
+    # periods and point-sampled normals turn into sparkling grazing-angle glints (seen on the far
+    # field), so the bump fades out between BUMP_FADE_M[0] and [1] metres from the camera.
+    distance = nw.new_node("ShaderNodeCameraData").outputs["View Distance"]
+    fade = nw.new_node("map_range", attrs={"interpolation_type": "SMOOTHSTEP", "clamp": True}, input_kwargs={
+        "Value": distance, "From Min": BUMP_FADE_M[0], "From Max": BUMP_FADE_M[1],
+        "To Min": relief.bump_strength, "To Max": 0.0})
+    return nw.new_node("bump", input_kwargs={"Strength": fade, "Distance": relief.bump_distance, "Height": height})
 
 
 def shade(nw: NodeWrangler, material: bpy.types.Material, layers: Layers, optics: Optics, relief: Relief,
@@ -44,7 +53,10 @@ def shade(nw: NodeWrangler, material: bpy.types.Material, layers: Layers, optics
         "Transmission Weight": optics.transmission,
         "Subsurface Weight": optics.subsurface, "Subsurface Radius": optics.subsurface_radius,
         "Subsurface Scale": optics.subsurface_scale,
-        "Sheen Weight": optics.sheen, "Coat Weight": optics.coat, "Coat Normal": normal,
+        # Velvet (moss, petals) scatters its own colour; Blender's white default turns whole
+        # hillsides milky at grazing angles (seen on the far field).
+        "Sheen Weight": optics.sheen, "Sheen Tint": layers.color,
+        "Coat Weight": optics.coat, "Coat Normal": normal,
     })
     surface = bsdf
     if optics.translucency > 0.0:
