@@ -5,8 +5,8 @@ synced (and its BVH built) once: first at the configured samples for rgb.png, th
 sample per pixel for the Depth, Vector, Normal and Object Index passes. Cycles takes the first
 sample at the pixel centre, so every ground-truth channel is a point sample of the same
 surface and none blends two surfaces at an edge. Atmosphere objects (haze, marked with
-``labels.set_atmosphere``) shade the RGB image only: they are hidden for the ground-truth render
-and never numbered, so volumes cannot move a first hit.
+``labels.set_atmosphere``) shade the RGB image only: camera rays ignore them in the ground-truth
+render and they are never numbered, so volumes cannot move a first hit.
 
 Measured alternative (scripts/bench.py history, see the issue note): a second view layer at
 1 spp in the same render (Kubric's approach) re-syncs the whole scene for that layer, which
@@ -149,16 +149,18 @@ def _render_passes(scene, frame: int, frame_dir: Path, cfg: RenderConfig, *, for
     compat.set_image_format(scene.render.image_settings, "OPEN_EXR_MULTILAYER", "32", exr_codec="NONE")
     cycles.samples, cycles.use_denoising = 1, False
     _data_passes(layer, True)
-    # Volumes scatter camera rays before they reach a surface, which would move the first hit:
-    # the ground truth is rendered without the atmosphere (measured: 0 changed pixels vs no haze).
-    air = [o for o in scene.objects if labels.is_atmosphere(o) and not o.hide_render]
+    # Volumes scatter camera rays before they reach a surface, and even their boundaries shift the
+    # 1-spp random sequence at alpha-cut leaves, so camera rays ignore the atmosphere in the
+    # ground-truth render (measured on meadow: every pass bit-identical to no haze). Ray visibility,
+    # not hide_render: hiding re-syncs the scene, 1.4 s vs 0.5 s per 320x240 frame.
+    air = [o for o in scene.objects if labels.is_atmosphere(o) and not o.hide_render and o.visible_camera]
     try:
         for obj in air:
-            obj.hide_render = True
+            obj.visible_camera = False
         bpy.ops.render.render(write_still=True, scene=scene.name)
     finally:
         for obj in air:
-            obj.hide_render = False
+            obj.visible_camera = True
         cycles.samples, cycles.use_denoising = cfg.samples, cfg.denoise
     passes = read_multilayer(exr_path)
     if not cfg.keep_exr:
