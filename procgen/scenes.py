@@ -27,7 +27,7 @@ from .params import ParamError, check, replace_checked
 
 SCENE_TYPES = ("forest", "mountain", "desert", "arctic", "meadow")
 # Appending keeps every earlier stage's random stream: stage i always gets child i of the seed.
-STAGES = ("terrain", "water", "rocks", "trees", "ground_cover", "sky", "camera", "materials", "haze")
+STAGES = ("terrain", "water", "rocks", "trees", "ground_cover", "sky", "camera", "materials", "haze", "clutter")
 
 
 class SceneConfigError(ValueError):
@@ -94,6 +94,30 @@ def ground_cover_stage(enabled=True, density=1.0, **overrides):
     return {"enabled": enabled, "density": density, "overrides": overrides}
 
 
+@gin.configurable("clutter")
+def clutter_stage(enabled=True, densities=None, materials=None, variants=4, **overrides):
+    """Small and mid-sized assets scattered where the cameras look (generators/clutter.py).
+
+    ``densities``: {family: instances per square metre before masking}; ``materials``: {family:
+    material kind} over the family defaults; ``variants``: prototypes drawn per family.
+    """
+    from .generators import clutter
+
+    densities = dict(densities or {})
+    for name in [*densities, *(materials or {})]:
+        if name not in clutter.FAMILIES:
+            raise SceneConfigError(f"clutter: unknown asset family {name!r}; known: {', '.join(sorted(clutter.FAMILIES))}")
+    for name, value in densities.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 400.0:
+            raise SceneConfigError(f"clutter.densities[{name!r}] = {value!r} must be in [0, 400] per square metre")
+    if not isinstance(variants, int) or not 1 <= variants <= 32:
+        raise SceneConfigError(f"clutter.variants = {variants!r} must be an integer in [1, 32]")
+    kinds = {name: clutter.DEFAULTS[name]["material"] for name in densities}
+    kinds.update({k: v for k, v in (materials or {}).items() if k in densities})
+    return {"enabled": enabled, "densities": densities, "materials": kinds, "variants": variants,
+            "overrides": overrides}
+
+
 @gin.configurable("sky")
 def sky_stage(enabled=True, overcast_probability=0.1, cloud_probability=0.5, exposure=0.0, **overrides):
     """``exposure``: the scene type's exposure (EV) before the sun compensation."""
@@ -149,7 +173,8 @@ def configure(scene_type: str, gin_params=(), gin_files=()) -> dict:
     return {name: fn() for name, fn in (
         ("terrain", terrain_stage), ("water", water_stage), ("rocks", rocks_stage), ("trees", trees_stage),
         ("ground_cover", ground_cover_stage), ("sky", sky_stage), ("haze", haze_stage),
-        ("camera", camera_stage), ("views", views_stage), ("materials", materials_stage))}
+        ("camera", camera_stage), ("views", views_stage), ("materials", materials_stage),
+        ("clutter", clutter_stage))}
 
 
 def _gin_message(exc: Exception) -> str:
@@ -179,6 +204,8 @@ class ScenePlan:
     #: How the camera was chosen: the framing rules, the kept candidate's judgement, rejections.
     camera_view: dict = field(default_factory=dict)
     ground_cover: object = None
+    #: {family: {"layer": CoverLayer, "prototypes": [params], "material": kind}}
+    clutter: dict = field(default_factory=dict)
     rocks: list = field(default_factory=list)
     trees: list = field(default_factory=list)
     material_params: dict = field(default_factory=dict)
@@ -201,7 +228,8 @@ class ScenePlan:
         lighting = sky.lighting(self.sky) if self.sky is not None and self.config["sky"]["enabled"] else None
         return conv({"scene_type": self.scene_type, "seed": self.seed, "terrain": self.terrain, "sky": self.sky,
                      "lighting": lighting, "haze": self.haze, "camera": self.camera,
-                     "camera_view": self.camera_view, "ground_cover": self.ground_cover, "rocks": self.rocks,
+                     "camera_view": self.camera_view, "ground_cover": self.ground_cover,
+                     "clutter": self.clutter, "rocks": self.rocks,
                      "trees": self.trees, "materials": self.material_params})
 
 
@@ -215,7 +243,7 @@ def _override(params, overrides: dict, stage: str):
 def plan(scene_type: str, seed: int, gin_params=(), n_frames: int = 1, gin_files=()) -> ScenePlan:
     """Sample every parameter of the scene and validate it. Builds nothing."""
     from . import materials
-    from .generators import atmosphere, cameras, ground_cover, rocks, sky, terrain, trees, views
+    from .generators import atmosphere, cameras, clutter, ground_cover, rocks, sky, terrain, trees, views
 
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise SceneConfigError(f"seed must be a non-negative integer, got {seed!r}")
@@ -256,6 +284,8 @@ def plan(scene_type: str, seed: int, gin_params=(), n_frames: int = 1, gin_files
     mat_rng = stage_rngs["materials"]
     kinds = {cfg["terrain"]["material"], cfg["rocks"]["material"], cfg["trees"]["bark_material"],
              cfg["trees"]["leaf_material"], *cfg["materials"].values()}
+    if cfg["clutter"]["enabled"]:
+        kinds |= set(cfg["clutter"]["materials"].values())
     if cfg["water"]["enabled"]:
         kinds.add(cfg["water"]["material"])
     for kind in sorted(kinds):
@@ -290,7 +320,18 @@ def plan(scene_type: str, seed: int, gin_params=(), n_frames: int = 1, gin_files
     if gc["enabled"] and gc["density"] > 0:
         p.ground_cover = _override(ground_cover.sample_params(stage_rngs["ground_cover"], gc["density"]),
                                    gc["overrides"], "ground_cover")
-    for part in (p.terrain, p.camera, p.sky, p.haze, p.ground_cover):
+    cl = cfg["clutter"]
+    if cl["enabled"]:
+        rng = stage_rngs["clutter"]
+        for family in sorted(cl["densities"]):
+            sample, _, _ = clutter.FAMILIES[family]
+            layer = clutter.sample_layer(rng, family, cl["densities"][family])
+            layer = _override(layer, {k[len(family) + 1:]: v for k, v in cl["overrides"].items()
+                                      if k.startswith(family + "_")}, "clutter")
+            p.clutter[family] = {"layer": layer, "prototypes": [sample(rng) for _ in range(cl["variants"])],
+                                 "material": cl["materials"][family]}
+    for part in (p.terrain, p.camera, p.sky, p.haze, p.ground_cover,
+                 *(c["layer"] for c in p.clutter.values())):
         if part is not None:
             check(part)
     return p
@@ -353,7 +394,7 @@ def build(p: ScenePlan, scene=None) -> SceneResult:
 
     from ..render_gt.labels import set_label
     from . import materials
-    from .generators import atmosphere, cameras, ground_cover, rocks, sky, terrain, trees
+    from .generators import atmosphere, cameras, clutter, ground_cover, rocks, sky, terrain, trees, visibility
 
     scene = scene or bpy.context.scene
     mats = {kind: materials.MATERIALS[kind].build(params) for kind, params in p.material_params.items()}
@@ -362,6 +403,12 @@ def build(p: ScenePlan, scene=None) -> SceneResult:
     ter, sampler = terrain.build(p.terrain)
     ter.data.materials.append(mats[cfg["terrain"]["material"]])
     objects.append(ter)
+    # Scatter only where some frame looks: view masks on the near grid (ground_cover.MASKS).
+    positions, targets = cameras.trajectory(p.camera, p.n_frames, sampler)
+    centres = terrain.near_face_centres(ter, p.terrain)
+    for mask, distance in ground_cover.MASK_DISTANCE_M.items():
+        terrain.set_face_mask(ter, ground_cover.MASKS[mask],
+                              visibility.seen(centres, positions, targets, p.camera.focal_mm, distance))
 
     world_half = max(p.terrain.far_extent_m, p.terrain.extent_m / 2)
     if cfg["water"]["enabled"]:
@@ -399,6 +446,11 @@ def build(p: ScenePlan, scene=None) -> SceneResult:
     if p.ground_cover is not None:
         gm = cfg["materials"]
         objects += ground_cover.build(p.ground_cover, ter, {k: mats[v] for k, v in gm.items()})
+    for family, spec in p.clutter.items():
+        _, build_one, category = clutter.FAMILIES[family]
+        protos = [build_one(params, name=f"{family}_{i}", material=mats[spec["material"]], collection=False)
+                  for i, params in enumerate(spec["prototypes"])]
+        objects.append(ground_cover.scatter_host(f"{family}_scatter", category, spec["layer"], protos, ter))
     if cfg["sky"]["enabled"]:
         sky.build(p.sky, scene)
     if p.haze is not None:

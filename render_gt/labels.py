@@ -27,6 +27,15 @@ CATEGORIES: dict[str, int] = {
     "sky": 10,
     "object": 11,
     "unlabeled": 12,
+    "pebble": 13,
+    "twig": 14,
+    "log": 15,
+    "cactus": 16,
+    "mushroom": 17,
+    "leaf_litter": 18,
+    "dead_grass": 19,
+    "bush": 20,
+    "fern": 21,
 }
 
 

@@ -19,6 +19,10 @@ from ..params import check, param
 from .terrain import NEAR_ATTRIBUTE
 
 KINDS = ("grass", "flower", "plant")
+#: CoverLayer.mask -> the terrain face attribute that selects where instances may be distributed.
+MASKS = {"near": NEAR_ATTRIBUTE, "view_near": "procdream_view_near", "view_far": "procdream_view_far"}
+#: Distance (m) from a camera within which view masks count ground as seen.
+MASK_DISTANCE_M = {"view_near": 20.0, "view_far": 70.0}
 CATEGORY = {"grass": "grass", "flower": "flower", "plant": "plant"}
 
 
@@ -33,6 +37,8 @@ class CoverLayer:
     scale_min: float = param(0.7, 0.01, 10.0, "", "smallest instance scale")
     scale_max: float = param(1.3, 0.01, 10.0, "", "largest instance scale")
     seed: int = param(0, 0, 2**31 - 1, "", "seed of the point distribution and mask")
+    mask: str = param("view_far", choices=tuple(MASKS), doc="where on the terrain: the near grid, or the "
+                      "ground some frame sees within 20 m (view_near) / 70 m (view_far)")
 
 
 @dataclass
@@ -149,6 +155,7 @@ SCATTER_INPUTS = (
     ("Scale Min", "NodeSocketFloat", 0.7),
     ("Scale Max", "NodeSocketFloat", 1.3),
     ("Seed", "NodeSocketInt", 0),
+    ("Mask", "NodeSocketString", NEAR_ATTRIBUTE),
 )
 
 
@@ -174,8 +181,8 @@ def scatter_group(nw: NodeWrangler) -> None:
     keep = nw.new_node("FunctionNodeBooleanMath", [
         keep, nw.compare("GREATER_THAN", mask_noise.outputs["Fac"], inp["Mask Threshold"])],
         {"operation": "AND"})
-    # Only the terrain's near grid carries cover; a mesh without the attribute is all near.
-    near = nw.new_node("named_attribute", attrs={"data_type": "FLOAT"}, input_kwargs={"Name": NEAR_ATTRIBUTE})
+    # Only faces whose mask attribute is set carry cover; a mesh without the attribute is all allowed.
+    near = nw.new_node("named_attribute", attrs={"data_type": "FLOAT"}, input_kwargs={"Name": inp["Mask"]})
     near_ok = nw.new_node("FunctionNodeBooleanMath", [
         nw.new_node("FunctionNodeBooleanMath", [(near, "Exists")], {"operation": "NOT"}),
         nw.compare("GREATER_THAN", (near, "Attribute"), 0.5)], {"operation": "OR"})
@@ -205,41 +212,54 @@ def _random_output(node):
     return next(s for s in node.outputs if s.enabled)
 
 
-def build(params: GroundCoverParams, terrain_obj, materials: dict | None = None, collection=None) -> list:
-    """One host object per kind with its scatter modifier; returns the hosts."""
+def scatter_host(name: str, category: str, layer: CoverLayer, prototypes: list, terrain_obj, collection=None):
+    """An object whose evaluated geometry is ``layer``'s instances of ``prototypes`` on the terrain.
+
+    The prototypes go into a collection that is not linked to the scene, so they render only
+    through their instances.
+    """
     import bpy
 
     from ...render_gt.labels import set_label
 
+    check(layer)
+    proto_coll = bpy.data.collections.new(f"{name}_prototypes")
+    for obj in prototypes:
+        if obj.users_collection:
+            for c in obj.users_collection:
+                c.objects.unlink(obj)
+        proto_coll.objects.link(obj)
+    host = bpy.data.objects.new(name, bpy.data.meshes.new(name))
+    (collection or bpy.context.scene.collection).objects.link(host)
+    group = scatter_group()
+    mod = host.modifiers.new("scatter", "NODES")
+    mod.node_group = group
+    values = {"Terrain": terrain_obj, "Prototypes": proto_coll, "Density": layer.density_per_m2,
+              "Min Normal Z": math.cos(math.radians(layer.max_slope_deg)),
+              "Min Height": layer.min_height_m, "Max Height": layer.max_height_m,
+              "Mask Scale": layer.mask_scale_m, "Mask Threshold": layer.mask_threshold,
+              "Scale Min": layer.scale_min, "Scale Max": layer.scale_max, "Seed": layer.seed,
+              "Mask": MASKS[layer.mask]}
+    for item in group.interface.items_tree:
+        if getattr(item, "in_out", None) == "INPUT" and item.name in values:
+            mod[item.identifier] = values[item.name]
+    set_label(host, category)
+    return host
+
+
+def build(params: GroundCoverParams, terrain_obj, materials: dict | None = None, collection=None) -> list:
+    """One host object per kind with its scatter modifier; returns the hosts."""
     check(params)
     materials = materials or {}
-    scene_collection = collection or bpy.context.scene.collection
     protos = {
         "grass": [grass_clump(params, materials.get("grass"))],
         "flower": [flower(params, materials.get("grass"), materials.get("petal"))],
         "plant": [small_plant(params, materials.get("leaf"))],
     }
-    group = scatter_group()
     hosts = []
     for kind in KINDS:
         layer: CoverLayer = getattr(params, kind)
         if layer.density_per_m2 <= 0:
             continue
-        proto_coll = bpy.data.collections.new(f"{kind}_prototypes")  # not linked: renders only via instances
-        for obj in protos[kind]:
-            proto_coll.objects.link(obj)
-        host = bpy.data.objects.new(f"{kind}_cover", bpy.data.meshes.new(f"{kind}_cover"))
-        scene_collection.objects.link(host)
-        mod = host.modifiers.new("scatter", "NODES")
-        mod.node_group = group
-        values = {"Terrain": terrain_obj, "Prototypes": proto_coll, "Density": layer.density_per_m2,
-                  "Min Normal Z": math.cos(math.radians(layer.max_slope_deg)),
-                  "Min Height": layer.min_height_m, "Max Height": layer.max_height_m,
-                  "Mask Scale": layer.mask_scale_m, "Mask Threshold": layer.mask_threshold,
-                  "Scale Min": layer.scale_min, "Scale Max": layer.scale_max, "Seed": layer.seed}
-        for item in group.interface.items_tree:
-            if getattr(item, "in_out", None) == "INPUT" and item.name in values:
-                mod[item.identifier] = values[item.name]
-        set_label(host, CATEGORY[kind])
-        hosts.append(host)
+        hosts.append(scatter_host(f"{kind}_cover", CATEGORY[kind], layer, protos[kind], terrain_obj, collection))
     return hosts

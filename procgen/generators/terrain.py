@@ -374,3 +374,19 @@ def build(params: TerrainParams, name: str = "terrain", collection=None):
     (collection or bpy.context.scene.collection).objects.link(obj)
     set_label(obj, "terrain")
     return obj, WorldSampler(world)
+
+
+def near_face_centres(obj, params: TerrainParams) -> np.ndarray:
+    """World-space centres (m) of the near grid's faces, in face order (they come first in the mesh)."""
+    n_near = (params.resolution - 1) ** 2
+    centres = np.empty(len(obj.data.polygons) * 3, np.float32)
+    obj.data.polygons.foreach_get("center", centres)
+    return centres.reshape(-1, 3)[:n_near].astype(np.float64) + np.asarray(obj.location, float)
+
+
+def set_face_mask(obj, name: str, near_values: np.ndarray) -> None:
+    """Face attribute ``name``: ``near_values`` (0/1) on the near grid's faces, 0 on the far field."""
+    values = np.zeros(len(obj.data.polygons), np.float32)
+    values[: len(near_values)] = near_values
+    attr = obj.data.attributes.get(name) or obj.data.attributes.new(name, "FLOAT", "FACE")
+    attr.data.foreach_set("value", values)

@@ -17,13 +17,14 @@ from .generator import MaterialGenerator
 from .material_builder import build_material
 from .recipe import HSV, SEED, Recipe, U, pattern
 from .recipes_ground import RECIPES as _GROUND
+from .recipes_more import RECIPES as _MORE
 from .recipes_plants import RECIPES as _PLANTS
 from .recipes_stone import RECIPES as _STONE
 from .recipes_water import RECIPES as _WATER
 from .surface_params import LeafShape, Optics, Palette, Params, Patches, Pattern, Relief, SurfaceParams
 
 MATERIALS: dict[str, MaterialGenerator] = {
-    recipe.kind: MaterialGenerator(recipe) for recipe in (*_GROUND, *_STONE, *_PLANTS, *_WATER)}
+    recipe.kind: MaterialGenerator(recipe) for recipe in (*_GROUND, *_STONE, *_PLANTS, *_WATER, *_MORE)}
 
 
 def make(kind: str, rng: np.random.Generator) -> bpy.types.Material:
