@@ -25,7 +25,8 @@ import numpy as np
 from .configs import CONFIG_DIR
 from .params import ParamError, check, replace_checked
 
-SCENE_TYPES = ("forest", "mountain", "desert", "arctic", "meadow")
+SCENE_TYPES = ("forest", "mountain", "desert", "arctic", "meadow", "river", "coast", "plain", "canyon",
+               "snowy_mountain")
 # Appending keeps every earlier stage's random stream: stage i always gets child i of the seed.
 STAGES = ("terrain", "water", "rocks", "trees", "ground_cover", "sky", "camera", "materials", "haze", "clutter")
 
@@ -38,10 +39,15 @@ class SceneConfigError(ValueError):
 # Each returns its knobs plus the remaining bindings, which must be fields of the stage's Params.
 
 @gin.configurable("terrain")
-def terrain_stage(enabled=True, material="grass", relief_height_range=(20.0, 80.0),
+def terrain_stage(enabled=True, material="grass", shore_material=None, shore_band_m=0.6,
+                  relief_height_range=(20.0, 80.0),
                   relief_wavelength_range=(300.0, 900.0), relief_ridged_range=(0.0, 0.4), **overrides):
-    """``relief_*_range``: (lo, hi) the distant relief's height (m), wavelength (m) and ridging are drawn from."""
-    return {"enabled": enabled, "material": material, "overrides": overrides,
+    """``relief_*_range``: (lo, hi) the distant relief's height (m), wavelength (m) and ridging are drawn from.
+    ``shore_material``: material of terrain faces from 1 m below to ``shore_band_m`` above the water."""
+    if not isinstance(shore_band_m, (int, float)) or not 0.0 <= shore_band_m <= 20.0:
+        raise SceneConfigError(f"terrain.shore_band_m = {shore_band_m!r} must be in [0, 20] m")
+    return {"enabled": enabled, "material": material, "shore_material": shore_material,
+            "shore_band_m": float(shore_band_m), "overrides": overrides,
             "relief": {"relief_height": _range("terrain.relief_height_range", relief_height_range, 0.0, 3000.0),
                        "relief_wavelength": _range("terrain.relief_wavelength_range", relief_wavelength_range,
                                                    50.0, 20000.0),
@@ -141,7 +147,7 @@ def views_stage(**overrides):
 
 
 @gin.configurable("camera")
-def camera_stage(trajectory=None, clearing_m=2.0, view_clearing_m=5.0, high_view_probability=0.08, **overrides):
+def camera_stage(trajectory=None, clearing_m=2.0, view_clearing_m=5.0, high_view_probability=0.05, **overrides):
     """``clearing_m``: no rock or tree closer than this to the camera path. ``view_clearing_m``: none
     this close in front of a camera (within 40 degrees of where it looks), so nothing blocks the view."""
     return {"trajectory": trajectory, "clearing_m": clearing_m, "view_clearing_m": view_clearing_m,
@@ -200,6 +206,8 @@ class ScenePlan:
     terrain: object = None
     sky: object = None
     haze: object = None
+    #: {"level_m": absolute height of the water surface, "material", "category"} or None.
+    water: dict | None = None
     camera: object = None
     #: How the camera was chosen: the framing rules, the kept candidate's judgement, rejections.
     camera_view: dict = field(default_factory=dict)
@@ -227,7 +235,7 @@ class ScenePlan:
 
         lighting = sky.lighting(self.sky) if self.sky is not None and self.config["sky"]["enabled"] else None
         return conv({"scene_type": self.scene_type, "seed": self.seed, "terrain": self.terrain, "sky": self.sky,
-                     "lighting": lighting, "haze": self.haze, "camera": self.camera,
+                     "lighting": lighting, "haze": self.haze, "water": self.water, "camera": self.camera,
                      "camera_view": self.camera_view, "ground_cover": self.ground_cover,
                      "clutter": self.clutter, "rocks": self.rocks,
                      "trees": self.trees, "materials": self.material_params})
@@ -256,10 +264,16 @@ def plan(scene_type: str, seed: int, gin_params=(), n_frames: int = 1, gin_files
     ter_cfg = cfg["terrain"]
     p.terrain = _override(terrain.sample_params(stage_rngs["terrain"], **ter_cfg["relief"]), ter_cfg["overrides"],
                           "terrain")
+    if cfg["water"]["enabled"]:
+        p.terrain = _override(p.terrain, {"water_level": cfg["water"]["level"]}, "water")
     try:
         sampler = terrain.world_sampler(p.terrain)
     except ParamError as exc:
         raise SceneConfigError(f"terrain: {exc}") from None
+    if cfg["water"]["enabled"]:
+        sampler.water_m = sampler.world.water_level_m  # cameras see (and stand above) the water
+        p.water = {"level_m": sampler.water_m, "material": cfg["water"]["material"],
+                   "category": cfg["water"]["category"]}
 
     cam_cfg = cfg["camera"]
     rules = _override(views.ViewRules(), cfg["views"]["overrides"], "views")
@@ -288,6 +302,8 @@ def plan(scene_type: str, seed: int, gin_params=(), n_frames: int = 1, gin_files
         kinds |= set(cfg["clutter"]["materials"].values())
     if cfg["water"]["enabled"]:
         kinds.add(cfg["water"]["material"])
+        if cfg["terrain"]["shore_material"]:
+            kinds.add(cfg["terrain"]["shore_material"])
     for kind in sorted(kinds):
         if kind not in materials.MATERIALS:
             raise SceneConfigError(f"unknown material {kind!r}; known: {', '.join(sorted(materials.MATERIALS))}")
@@ -364,6 +380,8 @@ def _spot(rng, sampler, view_cone, taken, radius, max_slope_deg, clearing_m, tri
         x, y = rng.uniform(-half, half, size=2)
         if float(sampler.normal(x, y)[2]) < min_nz:
             continue
+        if sampler.water_m is not None and float(sampler.height(x, y)) < sampler.water_m + 0.2:
+            continue  # not in the water
         offset = np.array([x, y]) - path[:, :2]
         dist = np.linalg.norm(offset, axis=-1)
         if np.min(dist) < clearing_m + radius:
@@ -412,10 +430,18 @@ def build(p: ScenePlan, scene=None) -> SceneResult:
 
     world_half = max(p.terrain.far_extent_m, p.terrain.extent_m / 2)
     if cfg["water"]["enabled"]:
-        level = float(sampler.h.min() + cfg["water"]["level"] * np.ptp(sampler.h))
-        # Water reaches the world's edge, like the terrain, so no view sees where it ends.
-        bpy.ops.mesh.primitive_plane_add(size=2 * world_half, location=(0.0, 0.0, level))
+        level = sampler.world.water_level_m
+        sampler.water_m = level
+        if cfg["terrain"]["shore_material"]:
+            _paint_shore(ter, mats[cfg["terrain"]["shore_material"]], level, cfg["terrain"]["shore_band_m"])
+        # A closed slab to the world's edge (so no view sees where it ends) and down below the
+        # deepest ground: the water material's absorption needs a closed volume, and light then
+        # crosses more water where it is deeper.
+        bottom = min(float(sampler.h.min()), level - p.terrain.channel_depth_m - p.terrain.coast_drop_m) - 5.0
+        bpy.ops.mesh.primitive_cube_add(size=1.0, location=(0.0, 0.0, (level + bottom) / 2))
         water = bpy.context.object
+        water.scale = (2 * world_half, 2 * world_half, level - bottom)
+        bpy.ops.object.transform_apply(location=False, rotation=False, scale=True)
         water.name = "water"
         water.data.materials.append(mats[cfg["water"]["material"]])
         set_label(water, cfg["water"]["category"])
@@ -457,6 +483,17 @@ def build(p: ScenePlan, scene=None) -> SceneResult:
         atmosphere.build(p.haze, world_half, float(sampler.h.min()), sky.horizon_radiance(p.sky))
     cam = cameras.build(p.camera, p.n_frames, sampler, obstacles, scene)
     return SceneResult(p, objects, cam, sampler)
+
+
+def _paint_shore(terrain_obj, material, level: float, band_m: float) -> None:
+    """Give terrain faces from 1 m under the water to ``band_m`` above it the shore material (slot 1).
+    Same object, so the shore keeps the terrain's ids."""
+    mesh = terrain_obj.data
+    mesh.materials.append(material)
+    centres = np.empty(len(mesh.polygons) * 3, np.float32)
+    mesh.polygons.foreach_get("center", centres)
+    z = centres.reshape(-1, 3)[:, 2]
+    mesh.polygons.foreach_set("material_index", ((z > level - 1.0) & (z < level + band_m)).astype(np.int32))
 
 
 def _place(obj, place: Placement) -> None:

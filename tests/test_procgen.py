@@ -174,6 +174,7 @@ def test_stages_switch_off_and_override(bpy):
     from procdream.procgen.scenes import compose
 
     r = compose("forest", 1, ["trees.density = 0", "rocks.enabled = False", "ground_cover.enabled = False",
+                              "clutter.enabled = False", "haze.enabled = False",
                               "terrain.resolution = 24", "terrain.extent_m = 20.0"])
     names = [o.name for o in r.objects]
     assert names == ["terrain"]

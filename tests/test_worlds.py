@@ -12,9 +12,10 @@ import pytest
 
 from procdream.procgen.generators import cameras, sky, terrain, views
 from procdream.procgen.params import replace_checked
+from procdream.procgen.scenes import SCENE_TYPES
 
-SCENE_TYPES = ("forest", "mountain", "desert", "arctic", "meadow")
-OPEN_TYPES = ("mountain", "desert", "arctic", "meadow")
+#: Scene types whose views open onto distance (forest and canyon are enclosed by design).
+OPEN_TYPES = ("mountain", "desert", "arctic", "meadow", "river", "coast", "plain", "snowy_mountain")
 
 
 def _mountain_like():

@@ -29,11 +29,13 @@ class CameraParams:
 
 
 def sample_params(rng: np.random.Generator, trajectory: str | None = None,
-                  high_view_probability: float = 0.08) -> CameraParams:
+                  high_view_probability: float = 0.05, high: bool | None = None) -> CameraParams:
     """A person's view most of the time: eye height clip-gauss(2, 0.4) in [1.5, 3] m, pitch near the
-    horizon; with ``high_view_probability`` a raised view (5-30 m) looking further down."""
+    horizon; with ``high_view_probability`` (or when ``high`` says so) a raised view (5-30 m)
+    looking further down."""
     trajectory = trajectory or str(rng.choice(["orbit", "flythrough", "pan"]))
-    high = rng.random() < high_view_probability
+    chance = rng.random() < high_view_probability
+    high = chance if high is None else high
     height = float(rng.uniform(5.0, 30.0)) if high else float(np.clip(rng.normal(2.0, 0.4), 1.5, 3.0))
     pitch = float(rng.uniform(-25.0, -8.0)) if high else float(np.clip(rng.normal(-3.0, 5.0), -20.0, 12.0))
     return CameraParams(
@@ -48,7 +50,7 @@ def sample_params(rng: np.random.Generator, trajectory: str | None = None,
 
 
 def choose(rng: np.random.Generator, n_frames: int, sampler, rules, kind: str | None = None,
-           overrides=None, high_view_probability: float = 0.08):
+           overrides=None, high_view_probability: float = 0.05):
     """Draw ``rules.candidates`` cameras (of trajectory ``kind``, or any), judge every one on its trajectory, keep the best valid one.
 
     ``overrides`` (a callable CameraParams -> CameraParams) applies the user's fixed parameters to
@@ -60,8 +62,11 @@ def choose(rng: np.random.Generator, n_frames: int, sampler, rules, kind: str | 
     best = None
     rejected = 0
     max_dist = 1.5 * getattr(sampler, "far", 2000.0) * math.sqrt(2)
+    # Raised or eye-level is decided once per scene: raised views score a wider depth spread, so
+    # drawing it per candidate would make them win far more often than the probability says.
+    high = bool(rng.random() < high_view_probability)
     for _ in range(rules.candidates):
-        cand = sample_params(rng, kind, high_view_probability)
+        cand = sample_params(rng, kind, high=high)
         if overrides is not None:
             cand = overrides(cand)
         pos, look = trajectory(cand, n_frames, sampler)
@@ -94,7 +99,7 @@ def trajectory(params: CameraParams, n_frames: int, sampler, obstacles=()) -> tu
         xy = np.tile(params.radius_m * np.array([math.cos(a0), math.sin(a0)]), (n_frames, 1))
         ang = a0 + math.pi + np.radians(params.step) * (t - (n_frames - 1) / 2)
         look_xy = xy + 10.0 * np.stack([np.cos(ang), np.sin(ang)], axis=-1)
-    ground = sampler.height(xy[:, 0], xy[:, 1])
+    ground = sampler.surface(xy[:, 0], xy[:, 1]) if hasattr(sampler, "surface") else sampler.height(xy[:, 0], xy[:, 1])
     z = ground + params.height_m
     pos = np.concatenate([xy, z[:, None]], axis=-1)
     pos = _clear(pos, sampler, obstacles, params.clearance_m)

@@ -48,6 +48,18 @@ class TerrainParams:
     relief_ridged: float = param(0.3, 0.0, 1.0, "", "blend of ridged noise in the relief (ranges, dune crests)")
     relief_start_m: float = param(60.0, 0.0, 50000.0, "m", "distance from the centre where relief begins")
     relief_full_m: float = param(800.0, 0.0, 50000.0, "m", "distance where relief reaches full height")
+    water_level: float = param(0.25, 0.0, 1.0, "", "water surface as a fraction of the near noise's height range")
+    channel_depth_m: float = param(0.0, 0.0, 50.0, "m", "river bed below the water surface (0 = no river)")
+    channel_width_m: float = param(8.0, 1.0, 200.0, "m", "river width at the water surface")
+    channel_bank_slope: float = param(0.25, 0.02, 3.0, "", "rise of the banks per metre beyond the water's edge")
+    channel_angle_deg: float = param(0.0, 0.0, 180.0, "deg", "river direction, counter-clockwise from +x")
+    channel_offset_m: float = param(12.0, -500.0, 500.0, "m", "river centreline's distance from the origin")
+    channel_wander_m: float = param(6.0, 0.0, 500.0, "m", "amplitude of the river's meanders")
+    channel_wavelength_m: float = param(80.0, 5.0, 5000.0, "m", "wavelength of the meanders")
+    coast_drop_m: float = param(0.0, 0.0, 200.0, "m", "how far the land falls into the sea (0 = no coast)")
+    coast_angle_deg: float = param(0.0, 0.0, 360.0, "deg", "direction towards the sea, counter-clockwise from +x")
+    coast_offset_m: float = param(15.0, -500.0, 500.0, "m", "shore's distance from the origin towards the sea")
+    coast_width_m: float = param(40.0, 1.0, 2000.0, "m", "width of the slope from land to sea floor")
 
 
 #: Per scene type these ranges are narrowed by the terrain stage (``terrain.relief_height_range`` ...).
@@ -116,7 +128,33 @@ class WorldHeight:
                                      iterations=params.erosion_iterations, talus_deg=params.talus_deg)
             edge = np.minimum(params.extent_m / 2 - np.abs(x), params.extent_m / 2 - np.abs(y))
             local = local + _smoothstep(0.0, 0.1 * params.extent_m, edge) * (eroded - local)
-        self.grid = self._shape(local) + self.relief(x, y)
+        base = self._shape(local) + self.relief(x, y)
+        #: Absolute height (m) of the water surface, from the near terrain before rivers and coasts.
+        self.water_level_m = float(base.min() + params.water_level * np.ptp(base))
+        self.grid = self._water_features(x, y, base)
+
+    def _water_features(self, x, y, h):
+        """Carve the river channel and drop the land into the sea (both analytic, so seamless)."""
+        p = self.params
+        if p.channel_depth_m > 0:
+            a = math.radians(p.channel_angle_deg)
+            along = x * math.cos(a) + y * math.sin(a)
+            across = -x * math.sin(a) + y * math.cos(a)
+            meander = p.channel_wander_m * np.sin(2 * np.pi * along / p.channel_wavelength_m)
+            d = np.abs(across - p.channel_offset_m - meander)
+            bed = self.water_level_m - p.channel_depth_m
+            # A rounded bed under the water, then banks rising at a constant slope.
+            half = p.channel_width_m / 2
+            inside = bed + p.channel_depth_m * (np.minimum(d, half) / half) ** 2
+            profile = np.where(d <= half, inside, self.water_level_m + p.channel_bank_slope * (d - half))
+            h = np.minimum(h, profile)
+        if p.coast_drop_m > 0:
+            a = math.radians(p.coast_angle_deg)
+            seaward = x * math.cos(a) + y * math.sin(a) - p.coast_offset_m
+            # At the shore line the land is at the water level; it falls by coast_drop_m over the width.
+            t = _smoothstep(-p.coast_width_m / 2, p.coast_width_m / 2, seaward)
+            h = h * (1 - t) + (self.water_level_m - p.coast_drop_m) * t
+        return h
 
     def _raw(self, x, y):
         p = self.params
@@ -143,8 +181,9 @@ class WorldHeight:
 
     def analytic(self, x, y) -> np.ndarray:
         """The un-eroded height function (what the far field samples)."""
-        local = (self._raw(np.asarray(x, float), np.asarray(y, float)) - self._lo) * self._scale
-        return self._shape(local) + self.relief(x, y)
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        local = (self._raw(x, y) - self._lo) * self._scale
+        return self._water_features(x, y, self._shape(local) + self.relief(x, y))
 
 
 def heightfield(params: TerrainParams) -> np.ndarray:
@@ -219,6 +258,10 @@ class HeightSampler:
         half = self.extent / 2 - margin
         return (np.abs(x) <= half) & (np.abs(y) <= half)
 
+    def surface(self, x, y) -> np.ndarray:
+        """Height (m) of what one stands on: the ground (or water, where there is any)."""
+        return self.height(x, y)
+
 
 class WorldSampler(HeightSampler):
     """:class:`HeightSampler` for the whole world: the near grid inside its square, the far
@@ -233,6 +276,8 @@ class WorldSampler(HeightSampler):
         self.world = world
         self.far = max(world.params.far_extent_m, self.extent / 2)
         self._rasters = None
+        #: Height (m) of a water plane that covers the world, or None: rays stop on it too.
+        self.water_m = None
 
     def height(self, x, y) -> np.ndarray:
         x, y = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float))
@@ -243,6 +288,10 @@ class WorldSampler(HeightSampler):
             out = np.array(out, float)
             out[outside] = self.world.analytic(cx, cy)
         return out
+
+    def surface(self, x, y) -> np.ndarray:
+        h = self.height(x, y)
+        return h if self.water_m is None else np.maximum(h, self.water_m)
 
     def normal(self, x, y) -> np.ndarray:
         x, y = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float))
@@ -267,8 +316,9 @@ class WorldSampler(HeightSampler):
             rasters.append((half, HeightSampler(self.world.analytic(x, y), 2 * half)))
         return rasters
 
-    def coarse_height(self, x, y) -> np.ndarray:
-        """Approximate height (m): exact grid inside the near square, raster lookups outside."""
+    def coarse_height(self, x, y, water: bool = True) -> np.ndarray:
+        """Approximate height (m): exact grid inside the near square, raster lookups outside; with
+        ``water``, the water surface where it is higher than the ground."""
         if self._rasters is None:
             self._rasters = self._build_rasters()
         x, y = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float))
@@ -280,7 +330,7 @@ class WorldSampler(HeightSampler):
                 sel = todo
             out = np.where(sel, raster.height(x, y), out)
             todo &= ~sel
-        return out
+        return out if self.water_m is None or not water else np.maximum(out, self.water_m)
 
 
 def world_sampler(params: TerrainParams) -> WorldSampler:

@@ -25,6 +25,7 @@ class ViewRules:
     central_fraction: float = param(0.5, 0.05, 1.0, "", "width and height of the central region, as fractions")
     fill_distance_m: float = param(6.0, 0.0, 1000.0, "m", "a surface nearer than this 'fills' the rays it hits")
     max_fill_fraction: float = param(0.85, 0.0, 1.0, "", "reject if more of the frame than this is one near wall")
+    max_water_fraction: float = param(0.55, 0.0, 1.0, "", "reject if more of the frame than this is open water")
     horizon_tolerance_deg: float = param(1.0, 0.0, 45.0, "deg",
                                          "every ray more than this below the horizon must hit the world")
     aspect: float = param(4 / 3, 0.2, 5.0, "", "image width / height the rules are judged at")
@@ -93,6 +94,7 @@ class ViewStats:
     below_horizon_misses: int
     central_min_m: float
     fill_fraction: float
+    water_fraction: float
     #: std of log depth over hits + 0.5 log(median central depth): the score to maximise.
     spread: float
 
@@ -106,6 +108,8 @@ class ViewStats:
             out.append(f"surface at {self.central_min_m:.2f} m in the central region")
         if self.fill_fraction > rules.max_fill_fraction:
             out.append(f"a surface within {rules.fill_distance_m} m fills {self.fill_fraction:.2f} of the frame")
+        if self.water_fraction > rules.max_water_fraction:
+            out.append(f"water fills {self.water_fraction:.2f} of the frame")
         return out
 
 
@@ -118,6 +122,10 @@ def view_stats(sampler, position, target, focal_mm: float, rules: ViewRules, max
     depth_along = cast(sampler, np.broadcast_to(position, world_dirs.shape), world_dirs, max_dist)
     planar = (depth_along * local.reshape(-1, 3)[:, 2]).reshape(local.shape[:2])
     hit = np.isfinite(planar)
+    water = np.zeros(hit.shape, bool)
+    if getattr(sampler, "water_m", None) is not None and hit.any():
+        at = position + world_dirs[hit.ravel()] * depth_along[hit.ravel(), None]
+        water[hit] = sampler.coarse_height(at[:, 0], at[:, 1], water=False) < sampler.water_m - 1e-3
     elevation = np.degrees(np.arcsin(np.clip(world_dirs[:, 2], -1, 1))).reshape(hit.shape)
     h, w = hit.shape
     ch, cw = max(1, round(h * rules.central_fraction)), max(1, round(w * rules.central_fraction))
@@ -131,6 +139,7 @@ def view_stats(sampler, position, target, focal_mm: float, rules: ViewRules, max
         below_horizon_misses=int((~hit & (elevation < -rules.horizon_tolerance_deg)).sum()),
         central_min_m=float(centre.min()),
         fill_fraction=float((planar < rules.fill_distance_m).mean()),
+        water_fraction=float(water.mean()),
         spread=float(logs.std() + 0.5 * math.log(max(central_median, 1e-3))),
     )
 

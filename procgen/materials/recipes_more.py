@@ -65,13 +65,14 @@ STRAW = Recipe(
 
 SANDSTONE = Recipe(
     kind="sandstone",
-    palette={"low": HSV((0.03, 0.07), (0.45, 0.65), (0.30, 0.40)),
-             "mid": HSV((0.04, 0.08), (0.40, 0.60), (0.50, 0.62)),
-             "high": HSV((0.05, 0.09), (0.30, 0.50), (0.68, 0.80)),
+    palette={"low": HSV((0.03, 0.07), (0.45, 0.65), (0.40, 0.50)),
+             "mid": HSV((0.04, 0.08), (0.40, 0.60), (0.52, 0.62)),
+             "high": HSV((0.05, 0.09), (0.30, 0.50), (0.62, 0.72)),
              "mid_position": U(0.4, 0.6), "spread": U(0.3, 0.5), "micro_tint": U(0.2, 0.4)},
     # Horizontal strata: bands along object Z.
-    macro=pattern("waves", scale=U(1, 4), detail=U(2, 4), roughness=U(0.5, 0.65), distortion=U(1, 4),
-                  sharpness=U(1, 2), stretch=(0.05, 0.05, 1.0)),
+    # Horizontal strata 2-7 m apart, wavy and broken by distortion, in close tones.
+    macro=pattern("waves", scale=U(0.15, 0.5), detail=U(2, 4), roughness=U(0.5, 0.65), distortion=U(2, 5),
+                  sharpness=U(0.5, 1.2), stretch=(0.05, 0.05, 1.0)),
     micro=pattern("noise", scale=U(30, 80), detail=U(3, 5)),
     relief={"macro_weight": U(0.6, 0.9), "micro_weight": U(0.3, 0.5), "bump_strength": U(0.3, 0.6),
             "bump_distance": U(0.01, 0.04), "displacement": U(0.02, 0.08)},
