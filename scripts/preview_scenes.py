@@ -32,13 +32,13 @@ def view_figures(frame_dir: Path) -> dict:
     import numpy as np
     from PIL import Image
 
+    from procdream.render_gt.camera import pixel_rays
+
     depth = np.load(frame_dir / "depth.npy")
     cam = json.loads((frame_dir / "camera.json").read_text())
     K, pose = np.array(cam["K"]), np.array(cam["world_from_camera"])
     h, w = depth.shape
-    u, v = np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5)
-    rays = np.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], np.ones_like(u)], axis=-1)
-    world = rays @ pose[:3, :3].T
+    world = pixel_rays(K, w, h) @ pose[:3, :3].T
     elevation = np.degrees(np.arcsin(world[..., 2] / np.linalg.norm(world, axis=-1)))
     hit = np.isfinite(depth)
     rgb = np.asarray(Image.open(frame_dir / "rgb.png").convert("RGB"), dtype=np.float32) / 255.0

@@ -12,6 +12,7 @@ import pytest
 from conftest import ROOT
 from procdream.procgen.generators import clutter, ground_cover, visibility
 from procdream.procgen.params import ParamError, replace_checked
+from procdream.render_gt.camera import pixel_rays
 from procdream.render_gt.labels import CATEGORIES
 
 SOLIDS = ("pebble", "twig", "log", "cactus", "mushroom")
@@ -151,9 +152,7 @@ def test_water_depth_is_the_water_surface_and_water_has_its_class(bpy, tmp_path)
     cam = json.loads((frame / "camera.json").read_text())
     K, pose = np.array(cam["K"]), np.array(cam["world_from_camera"])
     h, w = depth.shape
-    u, v = np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5)
-    rays = np.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], np.ones_like(u)], axis=-1)
-    dz = (rays @ pose[:3, :3].T)[..., 2]
+    dz = (pixel_rays(K, w, h) @ pose[:3, :3].T)[..., 2]
     # Planar depth of the plane z = level along each pixel's ray (camera-z of the ray is 1).
     expected = (level - pose[2, 3]) / dz
     # Each water pixel's 3D point lies on the surface: within 5 mm in height (Cycles intersects in

@@ -13,6 +13,7 @@ import pytest
 from procdream.procgen.generators import cameras, sky, terrain, views
 from procdream.procgen.params import replace_checked
 from procdream.procgen.scenes import SCENE_TYPES
+from procdream.render_gt.camera import pixel_rays
 
 #: Scene types whose views open onto distance (forest and canyon are enclosed by design).
 OPEN_TYPES = ("mountain", "desert", "arctic", "meadow", "river", "coast", "plain", "snowy_mountain")
@@ -180,8 +181,7 @@ def _frame_figures(frame_dir):
     cam = json.loads((frame_dir / "camera.json").read_text())
     K, pose = np.array(cam["K"]), np.array(cam["world_from_camera"])
     h, w = depth.shape
-    u, v = np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5)
-    rays = np.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], np.ones_like(u)], axis=-1) @ pose[:3, :3].T
+    rays = pixel_rays(K, w, h) @ pose[:3, :3].T
     elevation = np.degrees(np.arcsin(rays[..., 2] / np.linalg.norm(rays, axis=-1)))
     hit = np.isfinite(depth)
     return hit, elevation, depth
