@@ -101,7 +101,11 @@ def test_loader_and_ground_truth_consistency(reference):
         inside = (tgt[:, 0] >= 0) & (tgt[:, 0] < 64) & (tgt[:, 1] >= 0) & (tgt[:, 1] < 48)
         back = f1["flow_backward"][tgt[inside, 1], tgt[inside, 0]]
         cycle = np.linalg.norm(back + f0["flow_forward"][hit][inside], axis=-1)
-        assert np.median(cycle) < 0.5, np.median(cycle)
+        # Only where the nearest target pixel shows the same surface (its depth matches the
+        # reprojected one): at 64x48 the near grass occludes most targets of an orbiting camera.
+        same = np.abs(f1["depth"][tgt[inside, 1], tgt[inside, 0]] - p1[inside, 2]) < 0.02 * p1[inside, 2]
+        assert same.mean() > 0.05
+        assert np.median(cycle[same]) < 0.5, np.median(cycle[same])
 
 
 def _wait_for(predicate, timeout: float, what: str):
