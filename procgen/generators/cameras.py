@@ -99,7 +99,7 @@ def trajectory(params: CameraParams, n_frames: int, sampler, obstacles=()) -> tu
         xy = np.tile(params.radius_m * np.array([math.cos(a0), math.sin(a0)]), (n_frames, 1))
         ang = a0 + math.pi + np.radians(params.step) * (t - (n_frames - 1) / 2)
         look_xy = xy + 10.0 * np.stack([np.cos(ang), np.sin(ang)], axis=-1)
-    ground = sampler.surface(xy[:, 0], xy[:, 1]) if hasattr(sampler, "surface") else sampler.height(xy[:, 0], xy[:, 1])
+    ground = sampler.surface(xy[:, 0], xy[:, 1])
     z = ground + params.height_m
     pos = np.concatenate([xy, z[:, None]], axis=-1)
     pos = _clear(pos, sampler, obstacles, params.clearance_m)
