@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 
+def node_tree(block):
+    """The node tree of a material or world. Blender 5.0 gives every new one a tree; 4.x makes it
+    only when ``use_nodes`` is switched on (with the same default nodes)."""
+    if block.node_tree is None:
+        block.use_nodes = True
+    return block.node_tree
+
+
 def _enum_ids(struct_type, prop: str) -> set[str]:
     return {i.identifier for i in struct_type.bl_rna.properties[prop].enum_items}
 

@@ -9,6 +9,8 @@ import math
 
 import bpy
 
+from . import compat
+
 
 def build(width: int = 320, height: int = 240, samples: int = 16) -> bpy.types.Scene:
     """Reset Blender to an empty factory scene and build the placeholder scene in it.
@@ -41,9 +43,7 @@ def build(width: int = 320, height: int = 240, samples: int = 16) -> bpy.types.S
     scene.collection.objects.link(sun_obj)
 
     world = bpy.data.worlds.new("sky")
-    if world.node_tree is None:  # Blender < 5.0 creates worlds without nodes
-        world.use_nodes = True
-    world.node_tree.nodes["Background"].inputs["Color"].default_value = (0.5, 0.65, 0.9, 1.0)
+    compat.node_tree(world).nodes["Background"].inputs["Color"].default_value = (0.5, 0.65, 0.9, 1.0)
     scene.world = world
 
     cam = bpy.data.cameras.new("camera")
@@ -70,9 +70,7 @@ def build(width: int = 320, height: int = 240, samples: int = 16) -> bpy.types.S
 
 def _material(name: str, rgba: tuple[float, float, float, float], roughness: float) -> bpy.types.Material:
     mat = bpy.data.materials.new(name)
-    if mat.node_tree is None:  # Blender < 5.0 creates materials without nodes
-        mat.use_nodes = True
-    bsdf = mat.node_tree.nodes["Principled BSDF"]
+    bsdf = compat.node_tree(mat).nodes["Principled BSDF"]
     bsdf.inputs["Base Color"].default_value = rgba
     bsdf.inputs["Roughness"].default_value = roughness
     return mat

@@ -7,6 +7,8 @@ Pass names read back from the EXR go through :func:`find_pass` ("Object Index" w
 
 from __future__ import annotations
 
+import bpy
+
 
 def set_image_format(settings, file_format: str, color_depth: str, color_mode: str | None = None,
                      exr_codec: str | None = None) -> None:
@@ -27,16 +29,91 @@ def image_format(settings) -> dict:
             "color_mode": settings.color_mode}
 
 
+def top_level_instance_counts(objects, depsgraph) -> dict[str, int]:
+    """Number of top-level geometry-nodes instances in each object's evaluated geometry, by name."""
+    if hasattr(bpy.types.Object, "evaluated_geometry"):  # Blender 4.4+
+        out = {}
+        for obj in objects:
+            geometry = obj.evaluated_get(depsgraph).evaluated_geometry()  # alive while its points are read
+            points = geometry.instances_pointcloud()
+            out[obj.name] = len(points.points) if points is not None else 0
+        return out
+    wanted = {obj.name for obj in objects}
+    tops: dict[str, set] = {name: set() for name in wanted}
+    # One pass over the depsgraph for all objects: it lists every instance of the scene.
+    for host, path, _ in _instance_paths(depsgraph, wanted):
+        tops[host].add(path[0])
+    return {name: len(paths) for name, paths in tops.items()}
+
+
 def top_level_instance_count(obj, depsgraph) -> int:
     """Number of top-level geometry-nodes instances in ``obj``'s evaluated geometry."""
+    return top_level_instance_counts([obj], depsgraph)[obj.name]
+
+
+def _instance_paths(depsgraph, hosts: set[str]):
+    """(host name, instance path, world matrix) of every instance the named objects make, from the
+    depsgraph (Blender < 4.4). A geometry-nodes instance's ``persistent_id`` is
+    ``(0, top-level index, nested index..., INT_MAX...)`` (checked on 4.2.23): slot 0 is the
+    object's own geometry set, and the path ends at the first INT_MAX. An empty path is a part of
+    the object's own geometry that Blender draws as an instance (a second component type), not
+    an instance."""
+    for inst in depsgraph.object_instances:
+        if not inst.is_instance or inst.parent is None:
+            continue
+        host = inst.parent.original.name
+        if host not in hosts:
+            continue
+        path = []
+        for v in tuple(inst.persistent_id)[1:]:
+            if v == 2**31 - 1:
+                break
+            path.append(v)
+        if path:
+            yield host, tuple(path), inst.matrix_world.copy()
+
+
+def top_level_instance_transforms(obj, depsgraph) -> list[list[list[float]]]:
+    """Object-space 4x4 transform of each top-level instance of ``obj``, in instance order
+    (on Blender < 4.4 from the depsgraph, so only instances that are themselves objects or
+    geometry, not nested instances)."""
     evaluated = obj.evaluated_get(depsgraph)
     if hasattr(evaluated, "evaluated_geometry"):  # Blender 4.4+
-        geometry = evaluated.evaluated_geometry()  # keep it alive while its point cloud is read
+        geometry = evaluated.evaluated_geometry()
         points = geometry.instances_pointcloud()
-        return len(points.points) if points is not None else 0
-    tops = {inst.persistent_id[0] for inst in depsgraph.object_instances
-            if inst.is_instance and inst.parent is not None and inst.parent.original == obj}
-    return len(tops)
+        if points is None:
+            return []
+        return [[list(row) for row in item.value] for item in points.attributes["instance_transform"].data]
+    inverse = obj.matrix_world.inverted()
+    tops = sorted((path, matrix) for _, path, matrix in _instance_paths(depsgraph, {obj.name}) if len(path) == 1)
+    return [[list(row) for row in inverse @ matrix] for _, matrix in tops]
+
+
+def material_node_tree(material):
+    """``material``'s node tree, made if it has none (Blender < 5.0 lets materials render without
+    nodes) so that an AOV output can be added. Cycles renders a node-less material as a Principled
+    BSDF of its viewport colour, metallic and roughness, so those are copied to keep its look."""
+    if material.node_tree is not None:
+        return material.node_tree
+    material.use_nodes = True
+    bsdf = next((n for n in material.node_tree.nodes if n.bl_idname == "ShaderNodeBsdfPrincipled"), None)
+    if bsdf is not None:
+        bsdf.inputs["Base Color"].default_value = tuple(material.diffuse_color)
+        bsdf.inputs["Metallic"].default_value = material.metallic
+        bsdf.inputs["Roughness"].default_value = material.roughness
+    return material.node_tree
+
+
+def data_passes_toggle_safely() -> bool:
+    """Whether the Vector pass may be off for the RGB render and on for the ground-truth render
+    of the same persistent-data session.
+
+    Cycles before 5.0 syncs object and camera motion only when the Vector pass is on at sync
+    time; switching it on afterwards leaves the motion unsynced, and the pass then holds raw
+    raster positions instead of motion (measured on 4.2.23: forward flow (-x, +y) of the pixel
+    itself). There the data passes stay on for the RGB render too.
+    """
+    return bpy.app.version >= (5, 0, 0)
 
 
 #: Pass names in multilayer EXRs: Blender 5.0 first, then the names older releases wrote.

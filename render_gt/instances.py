@@ -82,10 +82,10 @@ def _world_aabb(obj) -> list[list[float]]:
     return [corners.min(axis=0).round(6).tolist(), corners.max(axis=0).round(6).tolist()]
 
 
-def _instance_count(obj, depsgraph) -> int:
-    if not any(m.type == "NODES" and m.show_render for m in obj.modifiers):
-        return 0
-    return compat.top_level_instance_count(obj, depsgraph)
+def _instance_counts(objs, depsgraph) -> dict[str, int]:
+    """Top-level instances per object name (0 for objects without geometry nodes)."""
+    hosts = [o for o in objs if any(m.type == "NODES" and m.show_render for m in o.modifiers)]
+    return {o.name: 0 for o in objs} | compat.top_level_instance_counts(hosts, depsgraph)
 
 
 @node_group(TAG_GROUP, modifier=True)
@@ -109,8 +109,8 @@ def _tag_instancer(obj) -> None:
 
 def _add_aov(material) -> None:
     """Add (once) an AOV output reading the instance attribute. Shading is unchanged."""
-    tree = material.node_tree
-    if tree is None or AOV_NODE in tree.nodes:
+    tree = compat.material_node_tree(material)
+    if AOV_NODE in tree.nodes:
         return
     attr = tree.nodes.new("ShaderNodeAttribute")
     attr.name = attr.label = AOV_NODE + "_attribute"
@@ -171,9 +171,10 @@ def assign_instances(scene) -> InstanceTable:
     depsgraph = bpy.context.evaluated_depsgraph_get()
     table = InstanceTable()
     next_id = 1
+    counts = _instance_counts(objs, depsgraph)
     for ordinal, obj in enumerate(objs, start=1):
         category = labels.category_of(obj)
-        count = _instance_count(obj, depsgraph)
+        count = counts[obj.name]
         if count > MAX_INSTANCES_PER_OBJECT:
             raise labels.LabelError(f"object {obj.name!r} has {count} instances; at most "
                                     f"{MAX_INSTANCES_PER_OBJECT} can be told apart")

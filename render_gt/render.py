@@ -91,6 +91,8 @@ DATA_PASSES = ("use_pass_z", "use_pass_vector", "use_pass_normal", "use_pass_obj
 def _data_passes(layer, on: bool) -> None:
     # Off for the RGB render: the Vector pass makes Cycles evaluate the scene at the
     # neighbouring frames (measured with scripts/bench.py: 4.26 vs 3.93 s per meadow frame).
+    # Blender 4.x cannot switch it on again without losing the motion (see compat).
+    on = on or not compat.data_passes_toggle_safely()
     for attr in DATA_PASSES:
         setattr(layer, attr, on)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+#: A Python with the engine extra. The LTS venvs (``make test-bpy-<version>``) have no torch and
+#: point this at .venv's Python; the main venv is its own engine Python.
+ENGINE_PYTHON = os.environ.get("PROCDREAM_TEST_ENGINE_PYTHON") or sys.executable
 
 
 def _cuda_available() -> bool:

@@ -6,6 +6,7 @@ import math
 
 import bpy
 
+from procdream.procgen import compat
 from procdream.render_gt import labels
 
 
@@ -13,9 +14,7 @@ def empty_scene():
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
     world = bpy.data.worlds.new("w")
-    if world.node_tree is None:  # Blender < 5.0 creates worlds without nodes
-        world.use_nodes = True
-    world.node_tree.nodes["Background"].inputs["Strength"].default_value = 1.0
+    compat.node_tree(world).nodes["Background"].inputs["Strength"].default_value = 1.0
     scene.world = world
     return scene
 

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import build_extension
-from conftest import ROOT, run_python
+from conftest import ENGINE_PYTHON, ROOT, run_python
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +44,7 @@ def user_resources(tmp_path_factory) -> Path:
 @pytest.fixture
 def scenario(built_zip, user_resources):
     def run(name: str, timeout: float = 300) -> dict:
-        env = dict(os.environ, BLENDER_USER_RESOURCES=str(user_resources), PROCDREAM_ENGINE_PYTHON=sys.executable,
+        env = dict(os.environ, BLENDER_USER_RESOURCES=str(user_resources), PROCDREAM_ENGINE_PYTHON=ENGINE_PYTHON,
                    **THREADS)
         proc = run_python([str(ROOT / "tests/blender_scripts/addon_jobs.py"), str(built_zip), name], env=env,
                           timeout=timeout)

@@ -14,6 +14,7 @@ from conftest import run_python
 from procdream.procgen.generators import rocks, trees
 from procdream.procgen.generators.leaf_instances import ROTATION_ATTR, SCALE_ATTR
 from procdream.procgen.params import ParamError, geometry_hash
+from procdream.render_gt import compat
 from procdream.render_gt.labels import category_of
 
 KINDS = ("rock", "boulder", *trees.SPECIES)
@@ -109,11 +110,11 @@ def test_rock_sizes_follow_the_documented_lognormals():
     assert boulders.min() >= rocks.BOULDER_SIZE_RANGE_M[0]
 
 
-def _leaf_top_z(tree: trees.Tree, instances) -> float:
+def _leaf_top_z(tree: trees.Tree, transforms: list) -> float:
     """Highest z over all instanced leaf cards (world space; the leaves object has no offset)."""
     card = np.array([v.co for v in tree.leaf_card.data.vertices] + [(0, 0, 0)])
     card = np.hstack([card, np.ones((len(card), 1))])
-    transforms = np.array([np.array(d.value) for d in instances.attributes["instance_transform"].data])
+    transforms = np.array(transforms)
     return float((transforms[:, 2, :] @ card.T).max())
 
 
@@ -136,13 +137,15 @@ def test_trees_have_instanced_leaves_and_the_requested_height(bpy, species):
             continue
         assert tree.leaf_card.hide_render and len(tree.leaf_card.data.polygons) <= 4
         depsgraph = bpy.context.evaluated_depsgraph_get()
-        geometry = tree.leaves.evaluated_get(depsgraph).evaluated_geometry()
-        instances = geometry.instances_pointcloud()
-        assert instances is not None and len(instances.points) == len(tree.leaves.data.vertices) > 0
-        # Instances stay instances: nothing realised into the leaves object's own mesh.
-        assert geometry.mesh is None or len(geometry.mesh.polygons) == 0
-        assert [r.name for r in geometry.instance_references()] == [tree.leaf_card.name]
-        top = max(top, _leaf_top_z(tree, instances))
+        transforms = compat.top_level_instance_transforms(tree.leaves, depsgraph)
+        assert len(transforms) == len(tree.leaves.data.vertices) > 0
+        evaluated = tree.leaves.evaluated_get(depsgraph)
+        if hasattr(evaluated, "evaluated_geometry"):  # 4.4+ can say what is instanced
+            geometry = evaluated.evaluated_geometry()
+            # Instances stay instances: nothing realised into the leaves object's own mesh.
+            assert geometry.mesh is None or len(geometry.mesh.polygons) == 0
+            assert [r.name for r in geometry.instance_references()] == [tree.leaf_card.name]
+        top = max(top, _leaf_top_z(tree, transforms))
         assert top - bottom == pytest.approx(p.height_m, rel=0.1)
 
 
@@ -151,13 +154,12 @@ def test_leaf_instances_use_the_stored_rotation_and_scale(bpy):
 
     tree = trees.build(trees.sample_params(np.random.default_rng(3), "broadleaf"))
     mesh = tree.leaves.data
-    geometry = tree.leaves.evaluated_get(bpy.context.evaluated_depsgraph_get()).evaluated_geometry()
-    transforms = geometry.instances_pointcloud().attributes["instance_transform"].data
+    transforms = compat.top_level_instance_transforms(tree.leaves, bpy.context.evaluated_depsgraph_get())
     for i in (0, len(mesh.vertices) - 1):
         s = mesh.attributes[SCALE_ATTR].data[i].value
         rotation = mathutils.Quaternion(mesh.attributes[ROTATION_ATTR].data[i].value)
         expected = mathutils.Matrix.LocRotScale(mesh.vertices[i].co, rotation, (s, s, s))
-        assert np.allclose(np.array(transforms[i].value), np.array(expected), atol=1e-5)
+        assert np.allclose(np.array(transforms[i]), np.array(expected), atol=1e-5)
 
 
 @pytest.mark.parametrize(("make", "field"), [

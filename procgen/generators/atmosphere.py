@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import compat
 from ..params import check, param
 
 
@@ -58,9 +59,7 @@ def build(params: HazeParams, half_extent_m: float, floor_m: float, radiance, co
     mesh.from_pydata(verts, [], faces)
     mesh.validate()
     material = bpy.data.materials.new("haze")
-    if material.node_tree is None:  # Blender < 5.0
-        material.use_nodes = True
-    material.node_tree.nodes.clear()
+    compat.node_tree(material).nodes.clear()
     nw = NodeWrangler(material)
     tint = np.array(colorsys.hsv_to_rgb(params.tint_hue, 0.04, params.tint_value))
     glow = np.asarray(radiance, float) * tint

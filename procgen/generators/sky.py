@@ -165,9 +165,7 @@ def build(params: SkyParams, scene=None):
     light = lighting(params)
     scene = scene or bpy.context.scene
     world = bpy.data.worlds.new("sky")
-    if world.node_tree is None:  # Blender < 5.0
-        world.use_nodes = True
-    world.node_tree.nodes.clear()
+    compat.node_tree(world).nodes.clear()
     nw = NodeWrangler(world)
     if params.mode == "physical":
         color = nw.new_node("sky", attrs={

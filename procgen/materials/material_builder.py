@@ -22,8 +22,6 @@ def build_material(params: SurfaceParams) -> bpy.types.Material:
     """
     check(params)
     material = bpy.data.materials.new(params.kind)
-    if material.node_tree is None:  # Blender before 5.0 makes the tree only on request
-        material.use_nodes = True
     nw = NodeWrangler(material)
     coords = nw.new_node("tex_coord")
     vector = (coords, "UV" if params.leaf is not None else "Object")

@@ -85,19 +85,25 @@ RENAMED_IN_5_0: dict[str, str] = {
 }
 
 
-def resolve(node_type: str, available) -> str:
+#: 5.0 ids whose 4.x compositor trees need the old compositor node (Composite stays forward-only:
+#: a group output is never a Composite node).
+_COMPOSITOR_ON_4X = {new: old for old, new in RENAMED_IN_5_0.items() if old.startswith("CompositorNode")
+                     and new != "NodeGroupOutput"}
+
+
+def resolve(node_type: str, available, compositor: bool = False) -> str:
     """The ``bl_idname`` to create for ``node_type`` (an alias, a 5.0 id or a 4.x id).
 
-    ``available(id) -> bool`` says whether the running Blender knows a type.
+    ``available(id) -> bool`` says whether the running Blender can put a type in the tree being
+    built; ``compositor`` says whether that tree is a compositor tree. On 4.x a compositor has its
+    own Math, Mix, ... nodes where 5.0 shares the shader ones, and a 4.x ``CompositorNodeMath``
+    exists but cannot go in a geometry or shader tree, so the tree type decides the direction.
     """
     node_type = ALIASES.get(node_type, node_type)
+    if compositor and node_type in _COMPOSITOR_ON_4X and available(_COMPOSITOR_ON_4X[node_type]):
+        return _COMPOSITOR_ON_4X[node_type]
     if not available(node_type) and node_type in RENAMED_IN_5_0:
         renamed = RENAMED_IN_5_0[node_type]
         if available(renamed):
             return renamed
-    if not available(node_type):
-        # Running on 4.x with 5.0 ids: map back.
-        for old, new in RENAMED_IN_5_0.items():
-            if new == node_type and available(old):
-                return old
     return node_type

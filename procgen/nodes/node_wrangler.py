@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 import bpy
 
+from .. import compat
 from . import aliases
 
 GROUP_NODE_TYPES = {
@@ -89,6 +90,9 @@ def apply_props(struct, props: dict) -> None:
     an image texture's ``image_user``); colour ramps and curve mappings take the layouts of
     :func:`set_color_ramp` and :func:`set_curve_mapping`."""
     for key, value in props.items():
+        if key not in struct.bl_rna.properties:
+            raise NodeWranglerError(f"{_describe(struct)} has no property {key!r} on Blender "
+                                    f"{bpy.app.version_string}")
         if isinstance(value, dict):
             sub = getattr(struct, key)
             if sub is None:
@@ -102,7 +106,19 @@ def apply_props(struct, props: dict) -> None:
         else:
             if isinstance(value, list) and struct.bl_rna.properties[key].type == "ENUM":
                 value = set(value)
-            setattr(struct, key, value)
+            try:
+                setattr(struct, key, value)
+            except (TypeError, ValueError, AttributeError) as exc:
+                # An enum item or value range newer than this Blender, most often.
+                raise NodeWranglerError(f"{_describe(struct)}: cannot set {key!r} to {value!r} on Blender "
+                                        f"{bpy.app.version_string}: {exc}") from None
+
+
+def _describe(struct) -> str:
+    """'node 'Sky Texture' (ShaderNodeTexSky)' or the struct's type name, for error messages."""
+    if isinstance(struct, bpy.types.Node):
+        return f"node {struct.name!r} ({struct.bl_idname})"
+    return type(struct).__name__
 
 
 def set_color_ramp(ramp, elements: Sequence[tuple[float, Sequence[float]]] = (), **props) -> None:
@@ -147,15 +163,23 @@ class NodeWrangler:
 
     def __init__(self, tree: bpy.types.NodeTree):
         if isinstance(tree, (bpy.types.Material, bpy.types.World)):
-            tree = tree.node_tree
+            tree = compat.node_tree(tree)
         self.tree = tree
         self.nodes = tree.nodes
         self.links = tree.links
 
     # -- nodes --------------------------------------------------------------------------------
     def _available(self, node_type: str) -> bool:
+        """Whether this Blender knows ``node_type`` and it may go in this tree (4.x compositor
+        ids exist everywhere but only fit compositor trees)."""
         cls = getattr(bpy.types, node_type, None)
-        return cls is not None and isinstance(cls, type) and issubclass(cls, bpy.types.Node)
+        if cls is None or not isinstance(cls, type) or not issubclass(cls, bpy.types.Node):
+            return False
+        return not node_type.startswith("CompositorNode") or self._compositor
+
+    @property
+    def _compositor(self) -> bool:
+        return self.tree.bl_idname == "CompositorNodeTree"
 
     def new_node(self, node_type: str, input_args: Sequence | None = None, attrs: dict | None = None,
                  input_kwargs: dict | None = None, label: str | None = None, *, name: str | None = None,
@@ -172,7 +196,7 @@ class NodeWrangler:
         outputs: default values of output sockets (Value, RGB nodes). expose_input: on a
         Group Input node, ``[(socket_type, name, default), ...]`` added to the interface.
         """
-        resolved = aliases.resolve(node_type, self._available)
+        resolved = aliases.resolve(node_type, self._available, self._compositor)
         try:
             node = self.nodes.new(resolved)
         except RuntimeError as exc:
@@ -232,6 +256,11 @@ class NodeWrangler:
 
     def link(self, from_node, from_index: int, to_node, to_index: int, muted: bool = False):
         """Exact link by socket indices (what the transpiler emits)."""
+        for node, side, sockets, index in ((from_node, "output", from_node.outputs, from_index),
+                                           (to_node, "input", to_node.inputs, to_index)):
+            if index >= len(sockets):
+                raise NodeWranglerError(f"{_describe(node)} has no {side} {index} on Blender "
+                                        f"{bpy.app.version_string} (it has {len(sockets)})")
         link = self.links.new(from_node.outputs[from_index], to_node.inputs[to_index])
         if muted:
             link.is_muted = True
@@ -289,8 +318,13 @@ class NodeWrangler:
             if spec["item_type"] == "PANEL":
                 made[spec["uid"]] = iface.new_panel(spec["name"])
             else:
-                made[spec["uid"]] = iface.new_socket(spec["name"], in_out=spec["in_out"],
-                                                     socket_type=spec["socket_type"])
+                try:
+                    made[spec["uid"]] = iface.new_socket(spec["name"], in_out=spec["in_out"],
+                                                         socket_type=spec["socket_type"])
+                except (TypeError, RuntimeError) as exc:
+                    raise NodeWranglerError(f"interface socket {spec['name']!r}: socket type "
+                                            f"{spec['socket_type']!r} does not exist on Blender "
+                                            f"{bpy.app.version_string} ({exc})") from None
             next_uid = spec["uid"] + 1
         panels = {s["name"]: made[s["uid"]] for s in items if s["item_type"] == "PANEL"}
         for spec in items:
@@ -372,7 +406,11 @@ def set_items(collection, specs: Sequence[dict]) -> None:
             props = {k: v for k, v in spec.items()
                      if k in item.bl_rna.properties and not item.bl_rna.properties[k].is_readonly}
         else:
-            item = collection.new(**{k: spec[k] for k in params if k in spec})
+            try:
+                item = collection.new(**{k: spec[k] for k in params if k in spec})
+            except (TypeError, RuntimeError) as exc:
+                raise NodeWranglerError(f"cannot add {spec} to {collection.bl_rna.identifier} on Blender "
+                                        f"{bpy.app.version_string}: {exc}") from None
             props = {k: v for k, v in spec.items() if k not in params}
         apply_props(item, props)
 

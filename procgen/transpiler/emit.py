@@ -13,6 +13,8 @@ import keyword
 import re
 from dataclasses import dataclass
 
+import bpy
+
 from .serialize import IdRef, NodeDesc, TranspileError, TreeDesc
 
 HOOK_RE = re.compile(r"^\s*(?:(?P<socket>[^:=()]+?)\s*[:=]\s*)?(?P<fn>U|N|R|choice)\((?P<args>.*)\)\s*$")
@@ -218,6 +220,9 @@ class Emitter:
                "_nodes = _procdream_nodes()",
                "NodeWrangler, apply_props, ref = _nodes.NodeWrangler, _nodes.apply_props, _nodes.ref",
                "",
+               "#: The Blender this code was generated on. Older ones may lack node types or properties.",
+               f"EMITTED_ON = {tuple(bpy.app.version)!r}",
+               "",
                "#: Values of the randomised parameters in the original tree.",
                "PARAMS = {" + ", ".join(f"{h.key!r}: {literal(h.default)}" for h in hooks) + "}",
                "", "",
@@ -245,7 +250,15 @@ class Emitter:
                 "    for key in params:",
                 "        if key not in PARAMS:",
                 "            raise KeyError(f'unknown parameter {key!r}; known: {sorted(PARAMS)}')",
-                f"    return {self.fill_names[root.name]}(tree, params, built)", "", "",
+                "    try:",
+                f"        return {self.fill_names[root.name]}(tree, params, built)",
+                "    except _nodes.NodeWranglerError as exc:",
+                "        if tuple(bpy.app.version) >= EMITTED_ON:",
+                "            raise",
+                "        emitted = '.'.join(map(str, EMITTED_ON))",
+                "        raise _nodes.NodeWranglerError(",
+                "            f'{exc}. This code was generated on Blender {emitted}; run it there or on a newer '",
+                "            'Blender, or transpile the tree again on this one') from None", "", "",
                 'if __name__ == "__main__":'] + main
         return "\n".join(out) + "\n"
 

@@ -267,7 +267,7 @@ def describe_node(node, scratch: _Scratch, tree_type: str) -> NodeDesc:
             set_items(getattr(fresh, coll_name), _resolved(specs))
         # A reroute whose socket type changed gets its new sockets only after the tree updates,
         # so values cannot be set at build time; they are never used (it passes its link through).
-        retyped_reroute = node.bl_idname == "NodeReroute" and node.socket_idname != fresh.socket_idname
+        retyped_reroute = node.bl_idname == "NodeReroute" and _reroute_type(node) != _reroute_type(fresh)
         for side in ("inputs", "outputs") if not retyped_reroute else ():
             mine_sockets, fresh_sockets = getattr(node, side), getattr(fresh, side)
             values = {}
@@ -285,6 +285,11 @@ def describe_node(node, scratch: _Scratch, tree_type: str) -> NodeDesc:
     finally:
         fresh_tree.nodes.remove(fresh)
     return desc
+
+
+def _reroute_type(node) -> str:
+    # ``socket_idname`` is 4.3+; before, the reroute's type is only visible on its output socket.
+    return getattr(node, "socket_idname", None) or node.outputs[0].bl_idname
 
 
 def _resolved(value):

@@ -55,7 +55,8 @@ except RuntimeError as exc:
     result["bad_python_error"] = str(exc)
 result["bad_python_status"] = bpy.context.window_manager.procdream_engine.status
 
-os.environ["PROCDREAM_ENGINE_PYTHON"] = sys.executable
+# The LTS test venvs have no torch: the tests name .venv's Python (see tests/conftest.py).
+os.environ["PROCDREAM_ENGINE_PYTHON"] = os.environ.get("PROCDREAM_TEST_ENGINE_PYTHON") or sys.executable
 result["check"] = sorted(bpy.ops.procdream.check_engine())
 state = bpy.context.window_manager.procdream_engine
 result["check_state"] = {"status": state.status, "device": state.device, "message": state.message}
