@@ -42,7 +42,7 @@ def top_level_instance_counts(objects, depsgraph) -> dict[str, int]:
     tops: dict[str, set] = {name: set() for name in wanted}
     # One pass over the depsgraph for all objects: it lists every instance of the scene.
     for host, path, _ in _instance_paths(depsgraph, wanted):
-        tops[host].add(path[0])
+        tops[host].add(path[-1])
     return {name: len(paths) for name, paths in tops.items()}
 
 
@@ -53,11 +53,12 @@ def top_level_instance_count(obj, depsgraph) -> int:
 
 def _instance_paths(depsgraph, hosts: set[str]):
     """(host name, instance path, world matrix) of every instance the named objects make, from the
-    depsgraph (Blender < 4.4). A geometry-nodes instance's ``persistent_id`` is
-    ``(0, top-level index, nested index..., INT_MAX...)`` (checked on 4.2.23): slot 0 is the
-    object's own geometry set, and the path ends at the first INT_MAX. An empty path is a part of
-    the object's own geometry that Blender draws as an instance (a second component type), not
-    an instance."""
+    depsgraph (Blender < 4.4), in the depsgraph's order. ``persistent_id`` lists the instance's
+    nesting levels innermost first, each the instance's ``id`` attribute or else its index, padded
+    with INT_MAX (checked on 4.2.23: ``(k, INT_MAX...)`` for an object instanced on point k,
+    ``(0, k, INT_MAX...)`` when the instance is a geometry set holding one mesh), so the top-level
+    instance is the last entry before the padding. An empty path is a part of the object's own
+    geometry that Blender draws as an instance, not an instance."""
     for inst in depsgraph.object_instances:
         if not inst.is_instance or inst.parent is None:
             continue
@@ -65,7 +66,7 @@ def _instance_paths(depsgraph, hosts: set[str]):
         if host not in hosts:
             continue
         path = []
-        for v in tuple(inst.persistent_id)[1:]:
+        for v in tuple(inst.persistent_id):
             if v == 2**31 - 1:
                 break
             path.append(v)
@@ -74,9 +75,9 @@ def _instance_paths(depsgraph, hosts: set[str]):
 
 
 def top_level_instance_transforms(obj, depsgraph) -> list[list[list[float]]]:
-    """Object-space 4x4 transform of each top-level instance of ``obj``, in instance order
-    (on Blender < 4.4 from the depsgraph, so only instances that are themselves objects or
-    geometry, not nested instances)."""
+    """Object-space 4x4 transform of each top-level instance of ``obj``, in instance order.
+    On Blender < 4.4 they come from the depsgraph, which only lists what renders: exact for
+    instances of objects or single meshes, not for instances that hold further instances."""
     evaluated = obj.evaluated_get(depsgraph)
     if hasattr(evaluated, "evaluated_geometry"):  # Blender 4.4+
         geometry = evaluated.evaluated_geometry()
@@ -85,8 +86,10 @@ def top_level_instance_transforms(obj, depsgraph) -> list[list[list[float]]]:
             return []
         return [[list(row) for row in item.value] for item in points.attributes["instance_transform"].data]
     inverse = obj.matrix_world.inverted()
-    tops = sorted((path, matrix) for _, path, matrix in _instance_paths(depsgraph, {obj.name}) if len(path) == 1)
-    return [[list(row) for row in inverse @ matrix] for _, matrix in tops]
+    first: dict[int, object] = {}
+    for _, path, matrix in _instance_paths(depsgraph, {obj.name}):
+        first.setdefault(path[-1], matrix)
+    return [[list(row) for row in inverse @ matrix] for matrix in first.values()]
 
 
 def material_node_tree(material):

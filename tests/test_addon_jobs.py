@@ -14,7 +14,6 @@ from __future__ import annotations
 import ast
 import json
 import os
-import sys
 import tomllib
 from pathlib import Path
 

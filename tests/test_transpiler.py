@@ -51,7 +51,8 @@ def test_every_node_type_round_trips(bpy, tree_type, capsys):
     with capsys.disabled():
         print(f"\n{tree_type}: {len(types) - len(failures)}/{len(types)} node types round-trip exactly"
               + "".join(f"\n  excluded {t}: {KNOWN_EXCLUSIONS[(tree_type, t)]}" for t in sorted(excluded)))
-    assert len(types) > {"ShaderNodeTree": 100, "GeometryNodeTree": 300, "CompositorNodeTree": 100}[tree_type]
+    # 4.2 has 254 geometry node types, 5.0.1 over 300: the floor catches a broken probe.
+    assert len(types) > {"ShaderNodeTree": 100, "GeometryNodeTree": 240, "CompositorNodeTree": 100}[tree_type]
     unexpected = {t: d for t, d in failures.items() if t not in excluded}
     assert unexpected == {}
     # The exclusion list stays honest: an excluded type that now passes must leave it.
@@ -127,10 +128,13 @@ def test_zones_round_trip(bpy):
     sim_in = nw.new_node("GeometryNodeSimulationInput", pair_with=sim_out)
     nw.connect(rep_out, sim_in.inputs["Geometry"])
     nw.connect((sim_in, "Geometry"), sim_out.inputs["Geometry"])
-    each_out = nw.new_node("GeometryNodeForeachGeometryElementOutput")
-    each_in = nw.new_node("GeometryNodeForeachGeometryElementInput", pair_with=each_out)
-    nw.connect(sim_out, each_in.inputs["Geometry"])
-    nw.connect(each_out.outputs[0], gout.inputs[0])
+    if hasattr(bpy.types, "GeometryNodeForeachGeometryElementOutput"):  # 4.3+
+        each_out = nw.new_node("GeometryNodeForeachGeometryElementOutput")
+        each_in = nw.new_node("GeometryNodeForeachGeometryElementInput", pair_with=each_out)
+        nw.connect(sim_out, each_in.inputs["Geometry"])
+        nw.connect(each_out.outputs[0], gout.inputs[0])
+    else:
+        nw.connect(sim_out, gout.inputs[0])
     rebuilt, _ = rebuild(transpile(tree), "GeometryNodeTree")
     assert nm.tree_diff(tree, rebuilt) == []
     assert rebuilt.nodes["Repeat Input"].paired_output.name == "Repeat Output"

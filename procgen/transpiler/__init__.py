@@ -37,6 +37,7 @@ def resolve_target(target, modifier: str | None = None):
         return mods[0].node_group, "modifier", mods[0].node_group.name, {
             "object": target.name, "modifier": mods[0].name}
     if isinstance(target, bpy.types.Scene):
+        # 5.0 points the scene at a compositor node group; 4.x embeds the tree in the scene.
         tree = getattr(target, "compositing_node_group", None) or getattr(target, "node_tree", None)
         if tree is None:
             raise TranspileError(f"scene {target.name!r} has no compositor node tree")
@@ -54,6 +55,18 @@ def _main_block(kind: str, name: str, tree_type: str, extra: dict) -> list[str]:
                 "    block.node_tree.nodes.clear()",
                 "    build(block.node_tree)",
                 f"    print(f'built {kind} {{block.name!r}}')"]
+    if kind == "compositor" and "scene" in extra:
+        # 5.0: the compositor is a node group the scene points at; 4.x: the scene's own tree.
+        return ["    scene = bpy.context.scene",
+                "    if hasattr(scene, 'compositing_node_group'):",
+                f"        tree = build(bpy.data.node_groups.new({name!r}, {tree_type!r}))",
+                "        scene.compositing_node_group = tree",
+                "    else:",
+                "        scene.use_nodes = True",
+                "        tree = scene.node_tree",
+                "        tree.nodes.clear()",
+                "        build(tree)",
+                f"    print(f'built {kind} {{tree.name!r}}')"]
     lines = [f"    tree = build(bpy.data.node_groups.new({name!r}, {tree_type!r}))"]
     if kind == "modifier":
         lines += [f"    obj_name = {extra['object']!r}",

@@ -308,7 +308,10 @@ def describe_interface(tree) -> list[dict]:
     for item in tree.interface.items_tree:
         # Sockets and panels share one id counter (Socket_<uid>, persistent_uid); the builder
         # recreates items in uid order so identifiers (which modifiers key values by) match.
-        uid = item.persistent_uid if item.item_type == "PANEL" else int(item.identifier.rpartition("_")[2])
+        if item.item_type == "PANEL":
+            uid = getattr(item, "persistent_uid", None)  # 4.3+; see _panel_uids
+        else:
+            uid = int(item.identifier.rpartition("_")[2])
         entry = {"item_type": item.item_type, "name": item.name, "uid": uid, "position": item.position,
                  "parent": item.parent.name if item.parent is not None and item.parent.index >= 0 else None}
         if item.item_type == "SOCKET":
@@ -324,7 +327,22 @@ def describe_interface(tree) -> list[dict]:
             props[p.identifier] = value
         entry["props"] = props
         out.append(entry)
+    _panel_uids(out)
     return out
+
+
+def _panel_uids(entries: list[dict]) -> None:
+    """Blender 4.2 does not expose a panel's uid, though panels take ids from the sockets' counter
+    (a socket made after a panel skips one). The ids no socket uses up to the last socket's are
+    given to the panels in order, later panels the ids after it, so socket identifiers come out
+    exact; a panel's own id is never referenced."""
+    panels = [e for e in entries if e["uid"] is None]
+    if not panels:
+        return
+    used = {e["uid"] for e in entries if e["uid"] is not None}
+    free = (uid for uid in range(max(used, default=-1) + len(panels) + 1) if uid not in used)
+    for entry, uid in zip(panels, free, strict=False):
+        entry["uid"] = uid
 
 
 def describe_tree_props(tree, scratch: _Scratch) -> dict:
