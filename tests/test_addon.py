@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.compat  # also on the Blender LTS releases (tests/test_versions.py)
+
 
 @pytest.fixture
 def addon(bpy):
@@ -55,8 +57,12 @@ def test_engine_python_resolution(monkeypatch, tmp_path):
     from procdream.addon import engine_python
 
     monkeypatch.delenv("PROCDREAM_ENGINE_PYTHON", raising=False)
-    # This venv has the engine extra, so the bpy-module case falls back to it.
-    assert engine_python.resolve("") == (sys.executable, "this Python")
+    if engine_python._has_engine_packages():
+        # .venv has the engine extra, so the bpy-module case falls back to it.
+        assert engine_python.resolve("") == (sys.executable, "this Python")
+    else:  # an LTS test venv: no torch here, and nothing configured
+        with pytest.raises(engine_python.EngineConfigError, match="No engine Python"):
+            engine_python.resolve("")
     not_exec = tmp_path / "python"
     not_exec.write_text("")
     with pytest.raises(engine_python.EngineConfigError, match="from preferences is not executable"):

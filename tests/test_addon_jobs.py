@@ -24,6 +24,8 @@ import build_extension
 from conftest import ENGINE_PYTHON, ROOT, run_python
 
 pytestmark = pytest.mark.slow
+# Every scenario but the real engine's sketch (engine-side, no Blender in it) also runs on the LTS
+# releases, with .venv's Python as the engine (conftest.ENGINE_PYTHON).
 
 #: One thread per process: on shared 2-core machines, torch's and numba's thread pools fighting other
 #: processes made the engine's steps up to 10x slower.
@@ -58,6 +60,7 @@ def scenario(built_zip, user_resources):
     return run
 
 
+@pytest.mark.compat
 def test_paint_with_prompt_adds_a_material_and_changes_nothing_else(scenario):
     r = scenario("paint")
     assert r["paint"].get("ret") == ["FINISHED"], r["paint"]
@@ -92,6 +95,7 @@ def test_paint_with_prompt_adds_a_material_and_changes_nothing_else(scenario):
     assert 0.0 <= r["ico_uv_range"][0] < r["ico_uv_range"][1] <= 1.0
 
 
+@pytest.mark.compat
 def test_sketch_to_asset_imports_the_result_where_the_sketch_was(scenario):
     r = scenario("sketch_fake")
     assert r["sketch"].get("ret") == ["FINISHED"], r["sketch"]
@@ -121,6 +125,7 @@ def test_sketch_to_asset_with_the_real_engine(scenario):
     assert r["record"]["prompt"] == "a red mushroom" and r["record"]["result"]
 
 
+@pytest.mark.compat
 def test_generate_scene_builds_a_new_scene_and_keeps_the_current_one(scenario):
     r = scenario("scene")
     assert "error" in r["bad"] and "bad scene settings" in r["bad"]["error"], r["bad"]
@@ -132,6 +137,7 @@ def test_generate_scene_builds_a_new_scene_and_keeps_the_current_one(scenario):
     assert r["original_objects_after"] == r["original_objects_before"] == ["Camera", "Cube", "Light"]
 
 
+@pytest.mark.compat
 def test_engine_crash_is_reported_and_the_next_job_restarts_it(scenario):
     r = scenario("crash")
     assert r["killed_pid"], "the job never reached step 2"
@@ -144,6 +150,7 @@ def test_engine_crash_is_reported_and_the_next_job_restarts_it(scenario):
     assert r["materials_after_next"][-1] == "ProcDream: red"
 
 
+@pytest.mark.compat
 def test_cancel_reaches_the_engine_quickly(scenario):
     r = scenario("cancel")
     # Synchronous operator, cancelled from another thread: no exception, CANCELLED, the engine job cancelled.
@@ -160,6 +167,7 @@ def test_cancel_reaches_the_engine_quickly(scenario):
     assert "No ProcDream job is running" in r["cancel_idle"]
 
 
+@pytest.mark.compat
 def test_disabling_stops_the_running_job_and_leaves_nothing_behind(scenario):
     r = scenario("unregister")
     assert r["phase_before_disable"] == "running" and r["servers_before"] == 1
@@ -175,6 +183,7 @@ def _labels(draw: dict) -> list[str]:
     return [c[-1] for c in draw["calls"] if c[0] == "label"]
 
 
+@pytest.mark.compat
 def test_panels_draw_in_every_state(scenario):
     r = scenario("ui")
     assert r["bl_category"] == ["ProcDream"]
@@ -210,6 +219,7 @@ def test_panels_draw_in_every_state(scenario):
     assert "/tmp/ds/preview.png" in _labels(d["dataset_done/PROCDREAM_PT_dataset"])
 
 
+@pytest.mark.compat
 def test_bad_input_is_explained_and_changes_nothing(scenario):
     r = scenario("bad_input")
     c = r["checks"]
@@ -237,6 +247,7 @@ def test_bad_input_is_explained_and_changes_nothing(scenario):
     assert r["after"] == r["before"]
 
 
+@pytest.mark.compat
 def test_render_dataset_runs_reports_and_cancels(scenario):
     r = scenario("dataset")
     run = r["run"]
@@ -250,6 +261,7 @@ def test_render_dataset_runs_reports_and_cancels(scenario):
     assert r["cancel_proc_gone"] and r["cancel_s"] < 10
 
 
+@pytest.mark.compat
 def test_setup_engine_makes_a_venv_and_uses_it(scenario):
     r = scenario("setup")
     assert r["online"]

@@ -35,6 +35,7 @@ def _hashes(seed: int) -> dict:
     return dict(line.split() for line in proc.stdout.splitlines() if line.split()[0] in clutter.FAMILIES)
 
 
+@pytest.mark.compat
 def test_every_family_is_deterministic_across_processes_and_seeds():
     a, b, c = _hashes(5), _hashes(5), _hashes(6)
     assert set(a) == set(clutter.FAMILIES) == set(SOLIDS + CARDS)
@@ -42,6 +43,7 @@ def test_every_family_is_deterministic_across_processes_and_seeds():
         assert a[name] == b[name] != c[name], name
 
 
+@pytest.mark.compat
 def test_every_family_has_its_own_category():
     categories = [cat for _, _, cat in clutter.FAMILIES.values()]
     assert len(set(categories)) == len(categories)
@@ -49,6 +51,7 @@ def test_every_family_has_its_own_category():
     assert set(clutter.DEFAULTS) == set(clutter.FAMILIES)
 
 
+@pytest.mark.compat
 @pytest.mark.parametrize("name", SOLIDS + CARDS)
 def test_meshes_are_valid_and_stand_on_the_ground(bpy, name):
     import bmesh
@@ -72,6 +75,7 @@ def test_meshes_are_valid_and_stand_on_the_ground(bpy, name):
         bm.free()
 
 
+@pytest.mark.compat
 def test_out_of_range_params_name_the_field():
     with pytest.raises(ParamError, match=r"CactusParams.ribs = 99 is outside its range"):
         replace_checked(clutter.CactusParams(), ribs=99)
@@ -79,6 +83,7 @@ def test_out_of_range_params_name_the_field():
         replace_checked(clutter.PebbleParams(), size_m=5.0)
 
 
+@pytest.mark.compat
 def test_visibility_mask_is_the_frustum_within_range():
     pos = np.array([[0.0, 0.0, 2.0]])
     look = np.array([[10.0, 0.0, 2.0]])  # looking along +x
@@ -91,6 +96,7 @@ def test_visibility_mask_is_the_frustum_within_range():
     assert grown.tolist() == [True]
 
 
+@pytest.mark.compat
 def test_scatter_is_created_only_where_a_frame_can_see(bpy):
     from procdream.procgen.generators import cameras
     from procdream.procgen.scenes import compose
@@ -117,6 +123,7 @@ def test_scatter_is_created_only_where_a_frame_can_see(bpy):
     assert checked < 0.5 * full
 
 
+@pytest.mark.compat
 @pytest.mark.parametrize(("binding", "message"), [
     ("clutter.densities = {'pebbel': 1.0}", "clutter: unknown asset family 'pebbel'; known: bush, cactus"),
     ("clutter.densities = {'pebble': 900.0}", "clutter.densities['pebble'] = 900.0 must be in [0, 400]"),
@@ -165,6 +172,7 @@ def test_water_depth_is_the_water_surface_and_water_has_its_class(bpy, tmp_path)
     assert [o["category"] for o in info["objects"] if o["name"] == "water"] == ["water"]
 
 
+@pytest.mark.compat
 def test_scatter_never_reaches_the_far_field_even_without_view_masks(bpy):
     # A terrain built on its own has the near/far attribute but no view masks: cover must stay on
     # the near grid (a missing mask opening the far field meant 10^8 instances and an OOM).

@@ -12,6 +12,8 @@ import pytest
 import build_extension
 from conftest import ROOT, run_python
 
+pytestmark = pytest.mark.compat  # also on the Blender LTS releases (tests/test_versions.py)
+
 
 @pytest.fixture(scope="module")
 def built_zip(tmp_path_factory) -> Path:

@@ -10,6 +10,8 @@ from PIL import Image
 
 from procdream.render_gt import FrameDataset, convert, load_frame, preview, writer
 
+pytestmark = pytest.mark.compat  # also on the Blender LTS releases (tests/test_versions.py)
+
 
 def test_instance_ids_combine_ordinal_and_aov():
     ordinal = np.array([[0, 1, 2, 2], [2, 3, 3, 1]], dtype=np.float32)

@@ -13,6 +13,8 @@ from procdream.procgen.materials import MATERIALS, make
 from procdream.procgen.params import ParamError, check
 from procdream.procgen.transpiler import describe_tree
 
+pytestmark = pytest.mark.compat  # also on the Blender LTS releases (tests/test_versions.py)
+
 REQUIRED = {"grass", "dirt", "sand", "snow", "rock", "mud", "moss", "gravel",
             "bark", "leaf", "water", "ice", "lichen_stone"}
 KINDS = sorted(MATERIALS)

@@ -10,6 +10,8 @@ import pytest
 from procdream.procgen.nodes import NodeWrangler, NodeWranglerError, node_group
 from procdream.procgen.transpiler import transpile
 
+pytestmark = pytest.mark.compat  # also on the Blender LTS releases (tests/test_versions.py)
+
 
 def test_inputs_accept_nodes_sockets_pairs_values_and_lists(bpy):
     tree = bpy.data.node_groups.new("t", "GeometryNodeTree")

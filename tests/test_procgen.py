@@ -16,6 +16,8 @@ from procdream.procgen.generators import cameras, ground_cover, sky, terrain
 from procdream.procgen.params import ParamError, geometry_hash, replace_checked
 from procdream.render_gt import compat
 
+pytestmark = pytest.mark.compat  # also on the Blender LTS releases (tests/test_versions.py)
+
 PACKAGE_DIRS = ("procgen", "render_gt", "gen3d", "addon")
 
 
@@ -132,7 +134,8 @@ def test_ground_cover_keeps_instances_and_respects_the_slope_mask(bpy):
     def count(host):
         evaluated = host.evaluated_get(dg)
         if hasattr(evaluated, "evaluated_geometry"):  # 4.4+ shows the realised part too
-            mesh = evaluated.evaluated_geometry().mesh
+            geometry = evaluated.evaluated_geometry()  # alive while its mesh is read
+            mesh = geometry.mesh
             assert mesh is None or len(mesh.vertices) == 0  # instances only, nothing realised
         return compat.top_level_instance_count(host, dg)
 

@@ -12,6 +12,8 @@ from procdream.render_gt import RenderConfig, instances, labels, load_frame, ren
 from procdream.render_gt.camera import pixel_rays
 from procdream.render_gt.render import RenderSetupError
 
+pytestmark = pytest.mark.compat  # also on the Blender LTS releases (tests/test_versions.py)
+
 W, H = 64, 48
 CFG = RenderConfig(width=W, height=H, samples=4)
 

@@ -17,6 +17,8 @@ from procdream.procgen.params import ParamError, geometry_hash
 from procdream.render_gt import compat
 from procdream.render_gt.labels import category_of
 
+pytestmark = pytest.mark.compat  # also on the Blender LTS releases (tests/test_versions.py)
+
 KINDS = ("rock", "boulder", *trees.SPECIES)
 
 

@@ -24,6 +24,7 @@ def _mountain_like():
                            height_m=18.0, ridged=0.7, erosion_iterations=30, resolution=48, extent_m=60.0)
 
 
+@pytest.mark.compat
 def test_far_field_shares_the_seam_and_reaches_the_world_edge(bpy):
     import bmesh
 
@@ -57,6 +58,7 @@ def test_far_field_shares_the_seam_and_reaches_the_world_edge(bpy):
     assert near.sum() == (n - 1) ** 2 and near[: (n - 1) ** 2].all()
 
 
+@pytest.mark.compat
 def test_near_grid_border_equals_the_far_fields_function():
     # The far ring 0 *is* the grid's border (shared vertices, tested above), so the seam cannot
     # crack; what could still step is the grid's border height versus the function the far rings
@@ -71,6 +73,7 @@ def test_near_grid_border_equals_the_far_fields_function():
     assert np.abs(w.grid[interior] - w.analytic(x[interior], y[interior])).max() > 0.5  # erosion did act
 
 
+@pytest.mark.compat
 def test_relief_rises_with_distance():
     p = replace_checked(_mountain_like(), relief_start_m=100.0, relief_full_m=800.0)
     w = terrain.WorldHeight(p)
@@ -80,6 +83,7 @@ def test_relief_rises_with_distance():
     assert far.max() > 0.5 * p.relief_height_m and np.ptp(far) > 0.3 * p.relief_height_m  # a silhouette
 
 
+@pytest.mark.compat
 @pytest.mark.parametrize(("binding", "message"), [
     ("haze.density_range = (0.0, 0.2)", "haze.density_range = (0.0, 0.2) is outside [0.0, 0.05]"),
     ("haze.density_range = (0.004, 0.001)", "haze.density_range = (0.004, 0.001): the low end is above"),
@@ -101,6 +105,7 @@ def test_bad_world_settings_fail_before_building_and_name_the_parameter(bpy, bin
     assert len(bpy.data.objects) == n_objects
 
 
+@pytest.mark.compat
 def test_sun_elevations_favour_low_suns_and_colour_follows_the_air_mass():
     rng = np.random.default_rng(0)
     el = np.array([sky.sample_params(rng).sun_elevation_deg for _ in range(3000)])
@@ -119,6 +124,7 @@ def test_sun_elevations_favour_low_suns_and_colour_follows_the_air_mass():
         sky.lighting(replace_checked(sky.SkyParams(), sun_elevation_deg=70.0))["exposure_ev"]
 
 
+@pytest.mark.compat
 def test_sky_texture_and_lamp_agree_and_agx_is_set(bpy):
     p = replace_checked(sky.SkyParams(), sun_elevation_deg=12.0, sun_azimuth_deg=200.0, cloud_coverage=0.4)
     world, sun = sky.build(p)
@@ -137,6 +143,7 @@ def test_sky_texture_and_lamp_agree_and_agx_is_set(bpy):
     assert scene.view_settings.exposure == pytest.approx(sky.lighting(p)["exposure_ev"])
 
 
+@pytest.mark.compat
 @pytest.mark.parametrize("scene_type", SCENE_TYPES)
 def test_cameras_are_chosen_by_the_rules_and_repeat_per_seed(scene_type):
     from procdream.procgen.scenes import plan
@@ -158,6 +165,7 @@ def test_cameras_are_chosen_by_the_rules_and_repeat_per_seed(scene_type):
         json.dumps(record)  # scene.json-ready
 
 
+@pytest.mark.compat
 def test_views_judge_a_wall_and_the_sky():
     flat = terrain.world_sampler(replace_checked(terrain.TerrainParams(), height_m=0.0, resolution=16,
                                                  far_extent_m=3000.0))
@@ -233,6 +241,7 @@ def test_haze_and_clouds_leave_every_ground_truth_pass_bit_identical(bpy, tmp_pa
         json.loads((clear / "scene.json").read_text())["objects"]
 
 
+@pytest.mark.compat
 def test_trajectory_keeps_its_eye_height_on_every_frame():
     s = terrain.world_sampler(_mountain_like())
     for seed in range(4):

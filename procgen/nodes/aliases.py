@@ -95,12 +95,14 @@ def resolve(node_type: str, available, compositor: bool = False) -> str:
     """The ``bl_idname`` to create for ``node_type`` (an alias, a 5.0 id or a 4.x id).
 
     ``available(id) -> bool`` says whether the running Blender can put a type in the tree being
-    built; ``compositor`` says whether that tree is a compositor tree. On 4.x a compositor has its
-    own Math, Mix, ... nodes where 5.0 shares the shader ones, and a 4.x ``CompositorNodeMath``
-    exists but cannot go in a geometry or shader tree, so the tree type decides the direction.
+    built; ``compositor`` says whether that tree is a compositor tree. 4.2's compositor has its
+    own Math, Mix, ... nodes where 5.0 shares the shader ones (4.5 takes some of both), and a 4.x
+    ``CompositorNodeMath`` exists but cannot go in a geometry or shader tree: the id asked for is
+    kept when the tree takes it, else the other version's id is tried.
     """
     node_type = ALIASES.get(node_type, node_type)
-    if compositor and node_type in _COMPOSITOR_ON_4X and available(_COMPOSITOR_ON_4X[node_type]):
+    if compositor and node_type in _COMPOSITOR_ON_4X and not available(node_type) \
+            and available(_COMPOSITOR_ON_4X[node_type]):
         return _COMPOSITOR_ON_4X[node_type]
     if not available(node_type) and node_type in RENAMED_IN_5_0:
         renamed = RENAMED_IN_5_0[node_type]

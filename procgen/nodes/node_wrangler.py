@@ -158,6 +158,10 @@ def set_curve_mapping(mapping, curves: Sequence[Sequence[tuple]] = (), **props) 
     mapping.update()
 
 
+#: (tree type, node type) -> whether a node of that type can be created in such a tree.
+_CREATABLE: dict[tuple[str, str], bool] = {}
+
+
 class NodeWrangler:
     """Builds nodes and links in one node tree (a material's, world's, or a node group)."""
 
@@ -170,12 +174,20 @@ class NodeWrangler:
 
     # -- nodes --------------------------------------------------------------------------------
     def _available(self, node_type: str) -> bool:
-        """Whether this Blender knows ``node_type`` and it may go in this tree (4.x compositor
-        ids exist everywhere but only fit compositor trees)."""
-        cls = getattr(bpy.types, node_type, None)
-        if cls is None or not isinstance(cls, type) or not issubclass(cls, bpy.types.Node):
-            return False
-        return not node_type.startswith("CompositorNode") or self._compositor
+        """Whether this Blender can put a ``node_type`` node in this kind of tree. Knowing the type
+        is not enough: 4.x compositor ids exist everywhere but fit only compositor trees, and which
+        shared (Shader*) nodes a compositor takes changed in 4.5 and 5.0. Tried once per tree type."""
+        key = (self.tree.bl_idname, node_type)
+        if key not in _CREATABLE:
+            cls = getattr(bpy.types, node_type, None)
+            ok = cls is not None and isinstance(cls, type) and issubclass(cls, bpy.types.Node)
+            if ok:
+                try:
+                    self.nodes.remove(self.nodes.new(node_type))
+                except RuntimeError:
+                    ok = False
+            _CREATABLE[key] = ok
+        return _CREATABLE[key]
 
     @property
     def _compositor(self) -> bool:
