@@ -47,7 +47,8 @@ test-main: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The compatibility subset on one LTS release, e.g. `make test-bpy-4.2.23`.
-test-bpy-%: .venv-bpy-%/.procdream-installed
+# A static pattern rule: make skips implicit rules for phony targets.
+$(LTS_BPY:%=test-bpy-%): test-bpy-%: .venv-bpy-%/.procdream-installed
 	PROCDREAM_TEST_ENGINE_PYTHON=$(abspath $(BIN)/python) .venv-bpy-$*/bin/python -m pytest -m compat $(PYTEST_ARGS)
 
 extension: $(STAMP)

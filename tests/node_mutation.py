@@ -4,6 +4,8 @@ serializer, so a property the serializer forgot shows up as a difference)."""
 
 from __future__ import annotations
 
+import re
+
 import bpy
 
 TREE_TYPES = ("ShaderNodeTree", "GeometryNodeTree", "CompositorNodeTree")
@@ -284,7 +286,20 @@ def _plain(v):
         return str(v)
 
 
-def rna_diff(a, b, path="", depth=0) -> list[str]:
+LEGACY_ID = re.compile(r"^(?:Input|Output)_(\d+)$")
+
+
+def _legacy(value):
+    """Files from before Blender 4.0 keep interface identifiers ``Input_N``/``Output_N``, which the
+    Python API cannot create: new items are always ``Socket_N``. Compared as ``Socket_N``."""
+    if isinstance(value, str):
+        m = LEGACY_ID.match(value)
+        if m:
+            return f"Socket_{m[1]}"
+    return value
+
+
+def rna_diff(a, b, path="", depth=0, legacy_identifiers=False) -> list[str]:
     """Every RNA property of ``a`` that differs in ``b`` (recursing into structs and items)."""
     out = []
     for p in a.bl_rna.properties:
@@ -300,7 +315,7 @@ def rna_diff(a, b, path="", depth=0) -> list[str]:
             elif depth < 3:
                 for i, (x, y) in enumerate(zip(la, lb, strict=True)):
                     if hasattr(x, "bl_rna") and not isinstance(x, bpy.types.ID):
-                        out += rna_diff(x, y, f"{where}[{i}]", depth + 1)
+                        out += rna_diff(x, y, f"{where}[{i}]", depth + 1, legacy_identifiers)
             continue
         if p.type == "POINTER" and va is not None and not isinstance(va, bpy.types.ID):
             if ident in ("parent", "id_data", "node", "paired_output") or depth >= 3:
@@ -310,14 +325,18 @@ def rna_diff(a, b, path="", depth=0) -> list[str]:
             if vb is None:
                 out.append(f"{where}: missing")
             else:
-                out += rna_diff(va, vb, where, depth + 1)
+                out += rna_diff(va, vb, where, depth + 1, legacy_identifiers)
             continue
+        if legacy_identifiers and ident == "identifier":
+            va = _legacy(va)
         if _plain(va) != _plain(vb):
             out.append(f"{where}: {_plain(va)!r} vs {_plain(vb)!r}")
     return out
 
 
-def tree_diff(a, b) -> list[str]:
+def tree_diff(a, b, legacy_identifiers=False) -> list[str]:
+    """Differences of tree ``b`` from ``a``: nodes (every RNA property, sockets included), links,
+    interface. ``legacy_identifiers``: ``a`` may come from a pre-4.0 file (see :func:`_legacy`)."""
     out = []
     if sorted(n.name for n in a.nodes) != sorted(n.name for n in b.nodes):
         return [f"nodes {sorted(n.name for n in a.nodes)} vs {sorted(n.name for n in b.nodes)}"]
@@ -326,9 +345,10 @@ def tree_diff(a, b) -> list[str]:
         if n.bl_idname != m.bl_idname:
             out.append(f"{n.name}: type {n.bl_idname} vs {m.bl_idname}")
             continue
-        out += [f"{n.name}{d}" for d in rna_diff(n, m)]
-    la = sorted((lk.from_node.name, lk.from_socket.identifier, lk.to_node.name, lk.to_socket.identifier,
-                 lk.multi_input_sort_id, lk.is_muted) for lk in a.links)
+        out += [f"{n.name}{d}" for d in rna_diff(n, m, legacy_identifiers=legacy_identifiers)]
+    norm = _legacy if legacy_identifiers else (lambda v: v)
+    la = sorted((lk.from_node.name, norm(lk.from_socket.identifier), lk.to_node.name,
+                 norm(lk.to_socket.identifier), lk.multi_input_sort_id, lk.is_muted) for lk in a.links)
     lb = sorted((lk.from_node.name, lk.from_socket.identifier, lk.to_node.name, lk.to_socket.identifier,
                  lk.multi_input_sort_id, lk.is_muted) for lk in b.links)
     if la != lb:
@@ -341,6 +361,6 @@ def tree_diff(a, b) -> list[str]:
         out.append(f"interface {ia} vs {ib}")
     else:
         for x, y in zip(a.interface.items_tree, b.interface.items_tree, strict=True):
-            out += [f"interface {x.name}{d}" for d in rna_diff(x, y)
-                    if not d.startswith((".identifier", ".index", ".position"))]
+            out += [f"interface {x.name}{d}" for d in rna_diff(x, y, legacy_identifiers=legacy_identifiers)
+                    if not d.startswith((".index", ".position"))]
     return out
