@@ -291,11 +291,11 @@ LEGACY_ID = re.compile(r"^(?:Input|Output)_(\d+)$")
 
 def _legacy(value):
     """Files from before Blender 4.0 keep interface identifiers ``Input_N``/``Output_N``, which the
-    Python API cannot create: new items are always ``Socket_N``. Compared as ``Socket_N``."""
-    if isinstance(value, str):
-        m = LEGACY_ID.match(value)
-        if m:
-            return f"Socket_{m[1]}"
+    Python API cannot create (new items are always ``Socket_N``, and old inputs and outputs count
+    separately, so ``Input_1`` and ``Output_1`` cannot both become ``Socket_1``): a legacy
+    identifier equals any ``Socket_N``, and links are compared by socket position."""
+    if isinstance(value, str) and (LEGACY_ID.match(value) or re.match(r"^Socket_\d+$", value)):
+        return "Socket_N"
     return value
 
 
@@ -305,6 +305,10 @@ def rna_diff(a, b, path="", depth=0, legacy_identifiers=False) -> list[str]:
     for p in a.bl_rna.properties:
         ident = p.identifier
         if ident in UI_STATE or ident.startswith("bl_") or ident in ("internal_links", "interface_items"):
+            continue
+        if ident == "width" and getattr(a, "bl_idname", "") == "NodeReroute":
+            # A reroute is drawn as a dot: its width is never used, and RNA clamps it to the
+            # node-width range, so the 16-22 px that old files store cannot be set from Python.
             continue
         va, vb = getattr(a, ident, None), getattr(b, ident, None)
         where = f"{path}.{ident}"
@@ -327,11 +331,15 @@ def rna_diff(a, b, path="", depth=0, legacy_identifiers=False) -> list[str]:
             else:
                 out += rna_diff(va, vb, where, depth + 1, legacy_identifiers)
             continue
-        if legacy_identifiers and ident == "identifier":
-            va = _legacy(va)
+        if legacy_identifiers and ident == "identifier" and isinstance(va, str) and LEGACY_ID.match(va):
+            va, vb = _legacy(va), _legacy(vb)
         if _plain(va) != _plain(vb):
             out.append(f"{where}: {_plain(va)!r} vs {_plain(vb)!r}")
     return out
+
+
+def _index(sockets, socket) -> int:
+    return next(i for i, s in enumerate(sockets) if s == socket)
 
 
 def tree_diff(a, b, legacy_identifiers=False) -> list[str]:
@@ -346,11 +354,15 @@ def tree_diff(a, b, legacy_identifiers=False) -> list[str]:
             out.append(f"{n.name}: type {n.bl_idname} vs {m.bl_idname}")
             continue
         out += [f"{n.name}{d}" for d in rna_diff(n, m, legacy_identifiers=legacy_identifiers)]
-    norm = _legacy if legacy_identifiers else (lambda v: v)
-    la = sorted((lk.from_node.name, norm(lk.from_socket.identifier), lk.to_node.name,
-                 norm(lk.to_socket.identifier), lk.multi_input_sort_id, lk.is_muted) for lk in a.links)
-    lb = sorted((lk.from_node.name, lk.from_socket.identifier, lk.to_node.name, lk.to_socket.identifier,
-                 lk.multi_input_sort_id, lk.is_muted) for lk in b.links)
+    if legacy_identifiers:
+        def key(lk):
+            return (lk.from_node.name, _index(lk.from_node.outputs, lk.from_socket), lk.to_node.name,
+                    _index(lk.to_node.inputs, lk.to_socket), lk.multi_input_sort_id, lk.is_muted)
+    else:
+        def key(lk):
+            return (lk.from_node.name, lk.from_socket.identifier, lk.to_node.name, lk.to_socket.identifier,
+                    lk.multi_input_sort_id, lk.is_muted)
+    la, lb = sorted(key(lk) for lk in a.links), sorted(key(lk) for lk in b.links)
     if la != lb:
         out.append(f"links {la} vs {lb}")
     ia = [(i.item_type, i.name, getattr(i, "in_out", None), getattr(i, "socket_type", None))

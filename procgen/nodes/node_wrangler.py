@@ -114,6 +114,17 @@ def apply_props(struct, props: dict) -> None:
                                         f"{bpy.app.version_string}: {exc}") from None
 
 
+def _menu_has(socket, value) -> bool:
+    """Whether a menu socket already lists ``value`` (it lists nothing until a menu feeds it)."""
+    prop = socket.bl_rna.properties["default_value"]
+    return value in {item.identifier for item in prop.enum_items}
+
+
+def _dimensions_first(props: dict) -> dict:
+    """A vector socket's default has as many components as its ``dimensions``: set that first."""
+    return dict(sorted(props.items(), key=lambda kv: kv[0] != "dimensions"))
+
+
 def _describe(struct) -> str:
     """'node 'Sky Texture' (ShaderNodeTexSky)' or the struct's type name, for error messages."""
     if isinstance(struct, bpy.types.Node):
@@ -171,6 +182,9 @@ class NodeWrangler:
         self.tree = tree
         self.nodes = tree.nodes
         self.links = tree.links
+        #: (struct, property, value) set by :meth:`finish`: menu values whose items exist only once
+        #: the links that feed the menu are made.
+        self._deferred: list[tuple] = []
 
     # -- nodes --------------------------------------------------------------------------------
     def _available(self, node_type: str) -> bool:
@@ -197,7 +211,7 @@ class NodeWrangler:
                  input_kwargs: dict | None = None, label: str | None = None, *, name: str | None = None,
                  location: tuple[float, float] | None = None, parent=None, items: dict | None = None,
                  pair_with=None, node_tree=None, outputs: dict | None = None, expose_input=None,
-                 **node_props):
+                 sockets: dict | None = None, **node_props):
         """Create a node and wire its inputs.
 
         node_type: a ``bl_idname`` or an alias from :data:`aliases.ALIASES`; 4.x ids renamed in
@@ -207,6 +221,7 @@ class NodeWrangler:
         input_kwargs: inputs by position (enabled sockets) or by name/identifier/index.
         outputs: default values of output sockets (Value, RGB nodes). expose_input: on a
         Group Input node, ``[(socket_type, name, default), ...]`` added to the interface.
+        sockets: socket properties by side and index, ``{"inputs": {2: {"hide": True}}}``.
         """
         resolved = aliases.resolve(node_type, self._available, self._compositor)
         try:
@@ -245,7 +260,18 @@ class NodeWrangler:
             if value is not None:
                 self.set_input(find_socket(node.inputs, key), value)
         for key, value in (outputs or {}).items():
-            find_socket(node.outputs, key).default_value = value
+            socket = find_socket(node.outputs, key)
+            if socket.bl_idname == "NodeSocketMenu" and not _menu_has(socket, value):
+                self._deferred.append((socket, "default_value", value))  # a Group Input's menu
+            else:
+                socket.default_value = value
+        for side, by_index in (sockets or {}).items():
+            collection = getattr(node, side)
+            for index, props in by_index.items():
+                if index >= len(collection):
+                    raise NodeWranglerError(f"{_describe(node)} has no {side[:-1]} {index} on Blender "
+                                            f"{bpy.app.version_string} (it has {len(collection)})")
+                apply_props(collection[index], props)
         return node
 
     # -- links and values ----------------------------------------------------------------------
@@ -286,8 +312,21 @@ class NodeWrangler:
         elif isinstance(value, (bpy.types.Node, bpy.types.NodeSocket)) or (
                 isinstance(value, tuple) and value and isinstance(value[0], bpy.types.Node)):
             self.connect(value, socket)
+        elif socket.bl_idname == "NodeSocketMenu" and not _menu_has(socket, value):
+            self._deferred.append((socket, "default_value", value))
         else:
             socket.default_value = value
+
+    def finish(self) -> None:
+        """Set what had to wait for the tree's links: menu sockets take their items from the Menu
+        Switch they feed, so their values can be set only once it is linked (transpiled code
+        calls this last)."""
+        deferred, self._deferred = self._deferred, []
+        if not deferred:
+            return
+        self.tree.interface_update(bpy.context)
+        for struct, key, value in deferred:
+            apply_props(struct, {key: value})
 
     def set_inputs(self, node, values: dict) -> None:
         for key, value in values.items():
@@ -315,7 +354,7 @@ class NodeWrangler:
         """Recreate a group interface from its description (what the transpiler emits).
 
         ``items`` are in ``interface.items_tree`` order, each with item_type (SOCKET/PANEL),
-        name, uid, parent (panel name), position, in_out and socket_type (sockets) and props.
+        name, uid, parent (the panel's uid), position, in_out and socket_type (sockets) and props.
         Items are created in uid order, burning unused ids, so socket identifiers
         (``Socket_<uid>``) equal the original's; then each is moved to its place.
         """
@@ -331,22 +370,50 @@ class NodeWrangler:
                 made[spec["uid"]] = iface.new_panel(spec["name"])
             else:
                 try:
-                    made[spec["uid"]] = iface.new_socket(spec["name"], in_out=spec["in_out"],
-                                                         socket_type=spec["socket_type"])
+                    item = iface.new_socket(spec["name"], in_out=spec["in_out"], socket_type=spec["socket_type"])
                 except (TypeError, RuntimeError) as exc:
                     raise NodeWranglerError(f"interface socket {spec['name']!r}: socket type "
                                             f"{spec['socket_type']!r} does not exist on Blender "
                                             f"{bpy.app.version_string} ({exc})") from None
+                dimensions = spec.get("props", {}).get("dimensions")
+                if dimensions is not None and dimensions != item.dimensions:
+                    # A 2-D vector is another RNA type (…SocketVector2D): fetch the item again.
+                    item.dimensions = dimensions
+                    item = iface.items_tree[item.index]
+                made[spec["uid"]] = item
             next_uid = spec["uid"] + 1
+        # ``parent`` is the panel's uid (code from before 2026-12 named the panel). Panels are
+        # filled first, deepest first, so that each level holds only its own items when it is
+        # ordered (Blender keeps outputs before inputs in a level, so an output still waiting to go
+        # into a panel blocks an input from moving up), and each level is filled in ascending
+        # position, so every move goes up (moving an item down counts its old place).
         panels = {s["name"]: made[s["uid"]] for s in items if s["item_type"] == "PANEL"}
+        uid_of = {s["name"]: s["uid"] for s in items if s["item_type"] == "PANEL"}
+        parent_of = {s["uid"]: (uid_of[s["parent"]] if isinstance(s["parent"], str) else s["parent"]) for s in items}
+
+        def depth(key):
+            key = uid_of[key] if isinstance(key, str) else key
+            d = 0
+            while key is not None:
+                key, d = parent_of[key], d + 1
+            return d
+
+        levels: dict = {}
         for spec in items:
-            item = made[spec["uid"]]
-            if spec["parent"] is not None:
-                iface.move_to_parent(item, panels[spec["parent"]], spec["position"])
-            else:
-                iface.move(item, spec["position"])
+            levels.setdefault(spec["parent"], []).append(spec)
+        for parent_key in sorted(levels, key=depth, reverse=True):  # the top level last
+            parent = None if parent_key is None else (
+                panels[parent_key] if isinstance(parent_key, str) else made[parent_key])
+            for spec in sorted(levels[parent_key], key=lambda s: s["position"]):
+                if parent is None:
+                    iface.move(made[spec["uid"]], spec["position"])
+                else:
+                    iface.move_to_parent(made[spec["uid"]], parent, spec["position"])
         for spec in items:
-            apply_props(made[spec["uid"]], spec.get("props", {}))
+            props = dict(spec.get("props", {}))
+            if spec.get("socket_type") == "NodeSocketMenu" and "default_value" in props:
+                self._deferred.append((made[spec["uid"]], "default_value", props.pop("default_value")))
+            apply_props(made[spec["uid"]], _dimensions_first(props))
 
     # -- helpers ------------------------------------------------------------------------------
     def math(self, operation: str, *args, use_clamp: bool = False):
@@ -400,6 +467,12 @@ class NodeWrangler:
         return node
 
 
+#: Attribute data type -> the socket type that carries it (for items created by socket type).
+SOCKET_OF_DATA_TYPE = {"FLOAT_VECTOR": "VECTOR", "FLOAT2": "VECTOR", "FLOAT_COLOR": "RGBA", "BYTE_COLOR": "RGBA",
+                       "QUATERNION": "ROTATION", "FLOAT4X4": "MATRIX", "INT8": "INT", "INT16_2D": "INT",
+                       "INT32_2D": "INT"}
+
+
 def set_items(collection, specs: Sequence[dict]) -> None:
     """Make a dynamic-socket collection (repeat_items, capture_items, enum_items, ...) hold
     exactly ``specs``: each a dict of the item's properties. ``new()`` gets the ones it takes."""
@@ -411,8 +484,9 @@ def set_items(collection, specs: Sequence[dict]) -> None:
     for i, spec in enumerate(specs):
         spec = dict(spec)
         if "socket_type" in params and "socket_type" not in spec and "data_type" in spec:
-            # Some items (capture_items) store the type as data_type but take socket_type in new().
-            spec["socket_type"] = spec.pop("data_type")
+            # Capture items store an attribute data type (FLOAT_VECTOR, FLOAT4X4, ...) but new()
+            # takes the socket type that carries it; data_type is then set exactly.
+            spec["socket_type"] = SOCKET_OF_DATA_TYPE.get(spec["data_type"], spec["data_type"])
         if i < len(collection):
             item = collection[i]
             props = {k: v for k, v in spec.items()
@@ -423,7 +497,8 @@ def set_items(collection, specs: Sequence[dict]) -> None:
             except (TypeError, RuntimeError) as exc:
                 raise NodeWranglerError(f"cannot add {spec} to {collection.bl_rna.identifier} on Blender "
                                         f"{bpy.app.version_string}: {exc}") from None
-            props = {k: v for k, v in spec.items() if k not in params}
+            props = {k: v for k, v in spec.items() if k not in params
+                     and not (k in item.bl_rna.properties and item.bl_rna.properties[k].is_readonly)}
         apply_props(item, props)
 
 

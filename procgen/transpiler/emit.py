@@ -164,6 +164,7 @@ class Emitter:
             lines.append(f"    {var[n.name]} = " + self._node_call(n, var, hooks.get(n.name)))
         for f, fi, to, ti, muted in t.links:
             lines.append(f"    nw.link({var[f]}, {fi}, {var[to]}, {ti}" + (", muted=True)" if muted else ")"))
+        lines.append("    nw.finish()")
         lines.append("    return tree")
         return lines
 
@@ -198,6 +199,8 @@ class Emitter:
             args.append(f"input_kwargs={_lit(inputs)}")
         if outputs:
             args.append(f"outputs={_lit(outputs)}")
+        if n.sockets:
+            args.append(f"sockets={literal(n.sockets)}")
         return f"nw.new_node({', '.join(args)})"
 
     def source(self, header: str, main: list[str]) -> str:

@@ -9,6 +9,8 @@ The emitter turns it into Python; the round-trip tests compare two descriptions.
 
 from __future__ import annotations
 
+import itertools
+import re
 from dataclasses import dataclass, field
 
 import bpy
@@ -71,6 +73,8 @@ class NodeDesc:
     pair_with: str | None = None
     inputs: dict = field(default_factory=dict)
     outputs: dict = field(default_factory=dict)
+    #: socket properties other than the value (hide, hide_value, ...), by side and socket index
+    sockets: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -282,9 +286,40 @@ def describe_node(node, scratch: _Scratch, tree_type: str) -> NodeDesc:
                 if v != default:
                     values[i] = v
             setattr(desc, side, values)
+            props = {i: diff for i, s in enumerate(mine_sockets)
+                     if (diff := _socket_props(s, fresh_sockets[i] if i < len(fresh_sockets) else None))}
+            if props:
+                desc.sockets[side] = props
     finally:
         fresh_tree.nodes.remove(fresh)
     return desc
+
+
+#: Socket properties that are not structure: its value (described apart), what it is, and
+#: ``enabled``, which the node's own properties decide.
+#: ``enabled``, which the node's own properties decide; its name and description, which the node
+#: type, its items or the group interface decide; and ``display_shape``, which geometry nodes'
+#: field inferencing sets on every update.
+SKIP_SOCKET_PROPS = {"rna_type", "default_value", "type", "enabled", "identifier", "bl_idname", "bl_label",
+                     "bl_subtype_label", "name", "description", "display_shape"}
+
+
+def _socket_props(socket, fresh) -> dict:
+    """Writable properties of a node's socket (hidden with Ctrl+H, value hidden, ...) that differ
+    from the same socket of a fresh node, or from RNA's defaults where a fresh node has no such
+    socket yet (group and interface sockets)."""
+    out = {}
+    for p in socket.bl_rna.properties:
+        ident = p.identifier
+        if p.is_readonly or ident in SKIP_SOCKET_PROPS or ident.startswith("bl_") or \
+                p.type not in ("BOOLEAN", "INT", "FLOAT", "ENUM", "STRING") or getattr(p, "is_array", False):
+            continue
+        mine = value_of(p, getattr(socket, ident))
+        default = value_of(p, getattr(fresh, ident)) if fresh is not None and ident in fresh.bl_rna.properties \
+            else p.default
+        if mine != default:
+            out[ident] = mine
+    return out
 
 
 def _reroute_type(node) -> str:
@@ -304,16 +339,25 @@ def _resolved(value):
 
 
 def describe_interface(tree) -> list[dict]:
-    out = []
-    for item in tree.interface.items_tree:
-        # Sockets and panels share one id counter (Socket_<uid>, persistent_uid); the builder
-        # recreates items in uid order so identifiers (which modifiers key values by) match.
+    """The group interface in ``items_tree`` order. Each item gets a ``uid``, the number in its
+    ``Socket_<uid>`` identifier (panels: their ``persistent_uid``): sockets and panels share one id
+    counter, and the builder recreates items in uid order so socket identifiers, which modifiers key
+    their values by, come out equal. ``parent`` is the uid of the item's panel."""
+    items = list(tree.interface.items_tree)
+    raw = []
+    for item in items:
         if item.item_type == "PANEL":
-            uid = getattr(item, "persistent_uid", None)  # 4.3+; see _panel_uids
+            raw.append(getattr(item, "persistent_uid", None))  # 4.3+; see _assign_uids
         else:
-            uid = int(item.identifier.rpartition("_")[2])
+            m = SOCKET_ID.match(item.identifier)
+            raw.append(int(m[1]) if m else None)  # None: a legacy Input_N/Output_N identifier
+    uids = _assign_uids(raw)
+    by_index = {item.index: uid for item, uid in zip(items, uids, strict=True)}
+    out = []
+    for item, uid in zip(items, uids, strict=True):
+        parent = item.parent if item.parent is not None and item.parent.index >= 0 else None
         entry = {"item_type": item.item_type, "name": item.name, "uid": uid, "position": item.position,
-                 "parent": item.parent.name if item.parent is not None and item.parent.index >= 0 else None}
+                 "parent": by_index[parent.index] if parent is not None else None}
         if item.item_type == "SOCKET":
             entry["in_out"] = item.in_out
             entry["socket_type"] = item.socket_type
@@ -327,22 +371,30 @@ def describe_interface(tree) -> list[dict]:
             props[p.identifier] = value
         entry["props"] = props
         out.append(entry)
-    _panel_uids(out)
     return out
 
 
-def _panel_uids(entries: list[dict]) -> None:
-    """Blender 4.2 does not expose a panel's uid, though panels take ids from the sockets' counter
-    (a socket made after a panel skips one). The ids no socket uses up to the last socket's are
-    given to the panels in order, later panels the ids after it, so socket identifiers come out
-    exact; a panel's own id is never referenced."""
-    panels = [e for e in entries if e["uid"] is None]
-    if not panels:
-        return
-    used = {e["uid"] for e in entries if e["uid"] is not None}
-    free = (uid for uid in range(max(used, default=-1) + len(panels) + 1) if uid not in used)
-    for entry, uid in zip(panels, free, strict=False):
-        entry["uid"] = uid
+SOCKET_ID = re.compile(r"^Socket_(\d+)$")
+
+
+def _assign_uids(raw: list[int | None]) -> list[int]:
+    """Unique uids for interface items, keeping every known one (the first, if two claim one).
+
+    Unknown ones get the ids nothing uses, lowest first: Blender 4.2 does not expose a panel's uid
+    though panels take ids from the sockets' counter (a socket made after a panel skips one), so
+    the gaps below the last socket's id are theirs; and files from before 4.0 name sockets
+    ``Input_N``/``Output_N`` with counters of their own, which the API cannot recreate: they
+    become ``Socket_<free id>``. Neither a panel's id nor a legacy socket's number is referenced
+    by anything the rebuilt tree can keep.
+    """
+    seen: set[int] = set()
+    known = []
+    for uid in raw:
+        known.append(uid if uid is not None and uid not in seen else None)
+        if uid is not None:
+            seen.add(uid)
+    free = (uid for uid in itertools.count() if uid not in seen)
+    return [uid if uid is not None else next(free) for uid in known]
 
 
 def describe_tree_props(tree, scratch: _Scratch) -> dict:
