@@ -12,7 +12,10 @@ TREE_TYPES = ("ShaderNodeTree", "GeometryNodeTree", "CompositorNodeTree")
 #: UI state and derived values: not part of what a tree computes or how it is laid out.
 UI_STATE = {"rna_type", "select", "dimensions", "location_absolute", "active_index", "active_item",
             "active_input_index", "active_output_index", "active_main_index", "active_generation_index",
-            "frame_current", "width_hidden", "height", "is_active_output"}
+            "frame_current", "width_hidden", "height", "is_active_output",
+            # Read-only drawing state: whether the node editor draws a socket as an icon. All a
+            # socket stores can match while this differs (a compositor menu in Chromatic Aberration).
+            "is_icon_visible"}
 ZONES = {
     "GeometryNodeRepeatInput": "GeometryNodeRepeatOutput",
     "GeometryNodeSimulationInput": "GeometryNodeSimulationOutput",
@@ -338,6 +341,12 @@ def rna_diff(a, b, path="", depth=0, legacy_identifiers=False) -> list[str]:
     return out
 
 
+def _sort_id(link) -> int:
+    """A link's place among a multi-input socket's links. Other sockets take one link, and files
+    keep whatever number an earlier edit left there (links.new always makes 0): not compared."""
+    return link.multi_input_sort_id if link.to_socket.is_multi_input else 0
+
+
 def _index(sockets, socket) -> int:
     return next(i for i, s in enumerate(sockets) if s == socket)
 
@@ -357,11 +366,11 @@ def tree_diff(a, b, legacy_identifiers=False) -> list[str]:
     if legacy_identifiers:
         def key(lk):
             return (lk.from_node.name, _index(lk.from_node.outputs, lk.from_socket), lk.to_node.name,
-                    _index(lk.to_node.inputs, lk.to_socket), lk.multi_input_sort_id, lk.is_muted)
+                    _index(lk.to_node.inputs, lk.to_socket), _sort_id(lk), lk.is_muted)
     else:
         def key(lk):
             return (lk.from_node.name, lk.from_socket.identifier, lk.to_node.name, lk.to_socket.identifier,
-                    lk.multi_input_sort_id, lk.is_muted)
+                    _sort_id(lk), lk.is_muted)
     la, lb = sorted(key(lk) for lk in a.links), sorted(key(lk) for lk in b.links)
     if la != lb:
         out.append(f"links {la} vs {lb}")

@@ -12,6 +12,7 @@ uses the same class, with exact indices instead of names.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Callable, Sequence
 
@@ -245,7 +246,7 @@ class NodeWrangler:
         apply_props(node, node_props)
         apply_props(node, attrs or {})
         for coll_name, specs in (items or {}).items():
-            set_items(getattr(node, coll_name), specs)
+            set_items(getattr(node, coll_name), specs, node)
         if pair_with is not None:
             node.pair_with_output(pair_with)
         if expose_input:
@@ -473,33 +474,116 @@ SOCKET_OF_DATA_TYPE = {"FLOAT_VECTOR": "VECTOR", "FLOAT2": "VECTOR", "FLOAT_COLO
                        "INT32_2D": "INT"}
 
 
-def set_items(collection, specs: Sequence[dict]) -> None:
+#: Spec key holding the identifier of an item's socket (``Item_3``, ``Value_1``): items get numbered
+#: sockets from a per-node counter that only ever rises, so matching the original needs the same
+#: history, replayed by :func:`set_items`.
+SOCKET_ID_KEY = "_socket_id"
+
+
+def item_socket_ids(node, coll_name: str, probe_tree=None) -> list[str]:
+    """Identifiers of the sockets that ``node.<coll_name>``'s items make, in item order (their
+    inputs, else their outputs): the node's sockets that a node of its type without items lacks
+    (a probe node is made in ``probe_tree``, by default the node's own tree, and removed)."""
+    return _item_ids(node, _static_ids(node, coll_name, probe_tree))
+
+
+def _static_ids(node, coll_name: str, probe_tree=None) -> set[str]:
+    tree = probe_tree if probe_tree is not None else node.id_data
+    scratch = tree.nodes.new(node.bl_idname)
+    try:
+        getattr(scratch, coll_name).clear()
+        return {s.identifier for s in (*scratch.inputs, *scratch.outputs)}
+    finally:
+        tree.nodes.remove(scratch)
+
+
+def _item_ids(node, static: set[str]) -> list[str]:
+    for side in (node.inputs, node.outputs):
+        ids = [s.identifier for s in side if s.identifier not in static]
+        if ids:
+            return ids
+    return []
+
+
+def _id_number(identifier: str) -> int:
+    """``Item_3`` -> 3, ``Value`` -> 0 (the first of a name has no suffix)."""
+    m = re.search(r"_(\d+)$", identifier)
+    return int(m[1]) if m else 0
+
+
+def set_items(collection, specs: Sequence[dict], node=None) -> None:
     """Make a dynamic-socket collection (repeat_items, capture_items, enum_items, ...) hold
-    exactly ``specs``: each a dict of the item's properties. ``new()`` gets the ones it takes."""
+    exactly ``specs``: each a dict of the item's properties. ``new()`` gets the ones it takes.
+    With ``node`` (the collection's node) and ``SOCKET_ID_KEY`` in the specs, the items' sockets
+    get the same identifiers as the original's, so links and values keyed by identifier match."""
     new = collection.bl_rna.functions["new"]
     params = [p.identifier for p in new.parameters if not p.is_output]
+    specs = [_creatable(dict(spec), params) for spec in specs]
+    wanted = [spec.pop(SOCKET_ID_KEY, None) for spec in specs]
+    if node is not None and all(wanted) and specs:
+        _replay_identifiers(node, collection, specs, wanted, params)
     # Items already there are updated in place, so their socket identifiers stay stable.
     while len(collection) > len(specs):
         collection.remove(collection[len(collection) - 1])
     for i, spec in enumerate(specs):
-        spec = dict(spec)
-        if "socket_type" in params and "socket_type" not in spec and "data_type" in spec:
-            # Capture items store an attribute data type (FLOAT_VECTOR, FLOAT4X4, ...) but new()
-            # takes the socket type that carries it; data_type is then set exactly.
-            spec["socket_type"] = SOCKET_OF_DATA_TYPE.get(spec["data_type"], spec["data_type"])
         if i < len(collection):
             item = collection[i]
             props = {k: v for k, v in spec.items()
                      if k in item.bl_rna.properties and not item.bl_rna.properties[k].is_readonly}
         else:
-            try:
-                item = collection.new(**{k: spec[k] for k in params if k in spec})
-            except (TypeError, RuntimeError) as exc:
-                raise NodeWranglerError(f"cannot add {spec} to {collection.bl_rna.identifier} on Blender "
-                                        f"{bpy.app.version_string}: {exc}") from None
+            item = _new_item(collection, spec, params)
             props = {k: v for k, v in spec.items() if k not in params
                      and not (k in item.bl_rna.properties and item.bl_rna.properties[k].is_readonly)}
         apply_props(item, props)
+
+
+def _creatable(spec: dict, params: list[str]) -> dict:
+    if "socket_type" in params and "socket_type" not in spec and "data_type" in spec:
+        # Capture items store an attribute data type (FLOAT_VECTOR, FLOAT4X4, ...) but new()
+        # takes the socket type that carries it; data_type is then set exactly.
+        spec["socket_type"] = SOCKET_OF_DATA_TYPE.get(spec["data_type"], spec["data_type"])
+    return spec
+
+
+def _new_item(collection, spec: dict, params: list[str]):
+    try:
+        return collection.new(**{k: spec[k] for k in params if k in spec})
+    except (TypeError, RuntimeError) as exc:
+        raise NodeWranglerError(f"cannot add {spec} to {collection.bl_rna.identifier} on Blender "
+                                f"{bpy.app.version_string}: {exc}") from None
+
+
+def _replay_identifiers(node, collection, specs, wanted: list[str], params) -> None:
+    """Leave ``collection`` with one item per wanted socket identifier, in order: keep the items
+    whose sockets already have a wanted identifier, drop the rest, and create the missing ones,
+    creating and dropping items in between to advance the node's counter to each wanted number.
+    A number the counter has passed cannot be made again; that item keeps the next one."""
+    static = _static_ids(node, collection.path_from_id().rpartition(".")[2])
+
+    def ids():
+        return _item_ids(node, static)
+
+    current = ids()
+    for i in reversed(range(len(current))):
+        if current[i] not in wanted:
+            collection.remove(collection[i])
+    have = set(ids())
+    for spec, ident in sorted(zip(specs, wanted, strict=True), key=lambda sw: _id_number(sw[1])):
+        if ident in have:
+            continue
+        for _ in range(1000):
+            before = set(ids())
+            _new_item(collection, spec, params)
+            made = [x for x in ids() if x not in before]
+            if not made or _id_number(made[0]) >= _id_number(ident):
+                break
+            collection.remove(collection[len(collection) - 1])
+        have = set(ids())
+    # Into the original order (moves go up, so each one lands where asked).
+    for target, ident in enumerate(wanted):
+        now = ids()
+        if ident in now and now.index(ident) != target:
+            collection.move(now.index(ident), target)
 
 
 def node_group(name: str | None = None, tree_type: str = "GeometryNodeTree", modifier: bool = False) -> Callable:

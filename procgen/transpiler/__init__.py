@@ -75,10 +75,6 @@ def _main_block(kind: str, name: str, tree_type: str, extra: dict) -> list[str]:
                   "        sys.exit(f'object {obj_name!r} is not in this file; node group {tree.name!r} "
                   "was built without a modifier')",
                   f"    obj.modifiers.new({extra['modifier']!r}, 'NODES').node_group = tree"]
-    elif kind == "compositor":
-        lines += ["    scene = bpy.context.scene",
-                  "    if hasattr(scene, 'compositing_node_group'):  # Blender 5.0",
-                  "        scene.compositing_node_group = tree"]
     lines.append(f"    print(f'built {kind} {{tree.name!r}}')")
     return lines
 

@@ -177,7 +177,10 @@ class Emitter:
         args = [repr(n.type), f"name={n.name!r}"]
         if n.parent is not None and n.parent in var:
             args.append(f"parent={var[n.parent]}")
-        args.append(f"location={literal(n.location)}")
+        if n.location_absolute is not None:
+            args.append(f"location_absolute={literal(n.location_absolute)}")
+        else:
+            args.append(f"location={literal(n.location)}")
         if n.node_tree is not None:
             func = self.group_funcs.get(n.node_tree)
             args.append(f"node_tree={func}(built, params)" if func else f"node_tree=ref('node_groups', {n.node_tree!r})")

@@ -66,6 +66,9 @@ class NodeDesc:
     name: str
     parent: str | None = None
     location: tuple[float, float] = (0.0, 0.0)
+    #: Blender 5.0 stores a framed node's position absolute and derives ``location`` from its
+    #: frames' in float32, so only the absolute one sets it back exactly (None: not in a frame).
+    location_absolute: tuple[float, float] | None = None
     layout: dict = field(default_factory=dict)
     props: dict = field(default_factory=dict)
     items: dict = field(default_factory=dict)
@@ -162,14 +165,18 @@ def _item_collections(node) -> list[str]:
     return out
 
 
-def items_of(node) -> dict:
-    """Dynamic socket items per collection, each item a dict of its writable properties."""
+def items_of(node, probe_tree=None) -> dict:
+    """Dynamic socket items per collection, each item a dict of its writable properties and the
+    identifier of its socket (``SOCKET_ID_KEY``; see ``nodes.set_items``)."""
+    from ..nodes.node_wrangler import SOCKET_ID_KEY, item_socket_ids
+
     out = {}
     for coll_name in _item_collections(node):
         coll = getattr(node, coll_name)
         params = {p.identifier for p in coll.bl_rna.functions["new"].parameters}
+        ids = item_socket_ids(node, coll_name, probe_tree) if len(coll) else []
         specs = []
-        for item in coll:
+        for i, item in enumerate(coll):
             spec = {}
             for p in item.bl_rna.properties:
                 if p.identifier in SKIP_ITEM_PROPS:
@@ -177,6 +184,8 @@ def items_of(node) -> dict:
                 if p.is_readonly and p.identifier not in params:
                     continue
                 spec[p.identifier] = value_of(p, getattr(item, p.identifier))
+            if len(ids) == len(coll):
+                spec[SOCKET_ID_KEY] = ids[i]
             specs.append(spec)
         out[coll_name] = specs
     return out
@@ -238,6 +247,8 @@ def describe_node(node, scratch: _Scratch, tree_type: str) -> NodeDesc:
     desc = NodeDesc(type=node.bl_idname, name=node.name,
                     parent=node.parent.name if node.parent else None,
                     location=(float(node.location[0]), float(node.location[1])))
+    if node.parent is not None and hasattr(node, "location_absolute"):
+        desc.location_absolute = (float(node.location_absolute[0]), float(node.location_absolute[1]))
     fresh_tree = scratch.tree(tree_type)
     try:
         if node.bl_idname == "NodeUndefined":
@@ -255,7 +266,8 @@ def describe_node(node, scratch: _Scratch, tree_type: str) -> NodeDesc:
             if mine != default:
                 desc.layout[p] = mine
         desc.props = _props(node, fresh)
-        desc.items = {k: v for k, v in items_of(node).items() if v != items_of(fresh).get(k)}
+        desc.items = {k: v for k, v in items_of(node, fresh_tree).items()
+                      if v != items_of(fresh, fresh_tree).get(k)}
         if getattr(node, "node_tree", None) is not None and node.bl_idname.endswith("Group"):
             desc.node_tree = node.node_tree.name
         paired = getattr(node, "paired_output", None)
@@ -268,7 +280,7 @@ def describe_node(node, scratch: _Scratch, tree_type: str) -> NodeDesc:
             fresh.node_tree = node.node_tree
         apply_props(fresh, _resolved(desc.props))
         for coll_name, specs in desc.items.items():
-            set_items(getattr(fresh, coll_name), _resolved(specs))
+            set_items(getattr(fresh, coll_name), _resolved(specs), fresh)
         # A reroute whose socket type changed gets its new sockets only after the tree updates,
         # so values cannot be set at build time; they are never used (it passes its link through).
         retyped_reroute = node.bl_idname == "NodeReroute" and _reroute_type(node) != _reroute_type(fresh)
@@ -295,13 +307,13 @@ def describe_node(node, scratch: _Scratch, tree_type: str) -> NodeDesc:
     return desc
 
 
-#: Socket properties that are not structure: its value (described apart), what it is, and
-#: ``enabled``, which the node's own properties decide.
-#: ``enabled``, which the node's own properties decide; its name and description, which the node
-#: type, its items or the group interface decide; and ``display_shape``, which geometry nodes'
-#: field inferencing sets on every update.
+#: Socket properties that are not structure: its value (described apart), what it is,
+#: ``enabled``, which the node's own properties decide, and its name and description, which the
+#: node type, its items or the group interface decide. ``display_shape`` is kept: field
+#: inferencing resets it on data sockets, but closure and bundle sockets keep what is stored.
+#: ``link_limit`` comes with the socket's declaration (and differs between versions' group sockets).
 SKIP_SOCKET_PROPS = {"rna_type", "default_value", "type", "enabled", "identifier", "bl_idname", "bl_label",
-                     "bl_subtype_label", "name", "description", "display_shape"}
+                     "bl_subtype_label", "name", "description", "link_limit"}
 
 
 def _socket_props(socket, fresh) -> dict:

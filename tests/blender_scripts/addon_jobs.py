@@ -27,6 +27,11 @@ HERE = Path(__file__).resolve().parent
 result: dict = {"scenario": SCENARIO}
 
 
+#: A Python with the engine extra: this one in .venv; .venv's from the LTS test venvs, which have no
+#: torch (tests/conftest.py sets PROCDREAM_TEST_ENGINE_PYTHON).
+ENGINE_PYTHON = os.environ.get("PROCDREAM_TEST_ENGINE_PYTHON") or sys.executable
+
+
 # ---- setup --------------------------------------------------------------------------------------
 def enable():
     bpy.ops.wm.read_factory_settings(use_empty=False)
@@ -38,7 +43,7 @@ def enable():
             bpy.ops.extensions.package_install_files(filepath=ZIP, repo="user_default", enable_on_install=True)
     assert MODULE in bpy.context.preferences.addons, "the extension is not enabled"
     prefs().device = "cpu"
-    os.environ["PROCDREAM_ENGINE_PYTHON"] = sys.executable
+    os.environ["PROCDREAM_ENGINE_PYTHON"] = ENGINE_PYTHON
 
 
 def prefs():
@@ -238,7 +243,7 @@ def scenario_sketch_fake(r):
     client = importlib.import_module(f"{MODULE}.gen3d.client")
     env_python = mod("engine_python").environment()
     env_python["PYTHONPATH"] = os.pathsep.join([str(HERE), env_python.get("PYTHONPATH", "")])
-    engine = client.LocalEngine.start(sys.executable, Path(os.environ["BLENDER_USER_RESOURCES"]) / "fake-engine",
+    engine = client.LocalEngine.start(ENGINE_PYTHON, Path(os.environ["BLENDER_USER_RESOURCES"]) / "fake-engine",
                                       device="cpu", env=env_python, extra_args=["--kinds-module", "fake_sketch_kind"])
     try:
         prefs().engine_mode = "REMOTE"
@@ -582,7 +587,7 @@ def scenario_bad_input(r):
     broken.chmod(0o755)
     os.environ["PROCDREAM_ENGINE_PYTHON"] = str(broken)
     checks["engine_start_failure"] = call("paint_with_prompt", prompt="red", guidance="analytic", steps=10)
-    os.environ["PROCDREAM_ENGINE_PYTHON"] = sys.executable
+    os.environ["PROCDREAM_ENGINE_PYTHON"] = ENGINE_PYTHON
     checks["no_output_dir"] = call("render_dataset")
     checks["bad_scene_binding"] = call("generate_scene", gin_params="terrain.no_such_field = 3")
     folder = Path(os.environ["BLENDER_USER_RESOURCES"]) / "offline-venv"
