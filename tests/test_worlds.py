@@ -143,8 +143,10 @@ def test_sky_texture_and_lamp_agree_and_agx_is_set(bpy):
     assert scene.view_settings.exposure == pytest.approx(sky.lighting(p)["exposure_ev"])
 
 
-@pytest.mark.compat
-@pytest.mark.parametrize("scene_type", SCENE_TYPES)
+# On the LTS releases (marker compat) two scene types: the rules are numpy; what depends on
+# Blender is the world they cast rays at.
+@pytest.mark.parametrize("scene_type", [pytest.param(t, marks=pytest.mark.compat)
+                                        if t in ("forest", "snowy_mountain") else t for t in SCENE_TYPES])
 def test_cameras_are_chosen_by_the_rules_and_repeat_per_seed(scene_type):
     from procdream.procgen.scenes import plan
 
