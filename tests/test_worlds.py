@@ -9,14 +9,13 @@ import re
 
 import numpy as np
 import pytest
+from world_checks import assert_world_frame
 
 from procdream.procgen.generators import cameras, sky, terrain, views
 from procdream.procgen.params import replace_checked
 from procdream.procgen.scenes import SCENE_TYPES
-from procdream.render_gt.camera import pixel_rays
 
 #: Scene types whose views open onto distance (forest and canyon are enclosed by design).
-OPEN_TYPES = ("mountain", "desert", "arctic", "meadow", "river", "coast", "plain", "snowy_mountain")
 
 
 def _mountain_like():
@@ -186,17 +185,6 @@ def test_views_judge_a_wall_and_the_sky():
     assert ends.below_horizon_misses > 0
 
 
-def _frame_figures(frame_dir):
-    depth = np.load(frame_dir / "depth.npy")
-    cam = json.loads((frame_dir / "camera.json").read_text())
-    K, pose = np.array(cam["K"]), np.array(cam["world_from_camera"])
-    h, w = depth.shape
-    rays = pixel_rays(K, w, h) @ pose[:3, :3].T
-    elevation = np.degrees(np.arcsin(rays[..., 2] / np.linalg.norm(rays, axis=-1)))
-    hit = np.isfinite(depth)
-    return hit, elevation, depth
-
-
 def _render(bpy, scene_type, seed, out, params=(), frames=2, size=(80, 60)):
     from procdream.procgen.scenes import compose
     from procdream.render_gt.config import RenderConfig
@@ -211,16 +199,14 @@ def _render(bpy, scene_type, seed, out, params=(), frames=2, size=(80, 60)):
 @pytest.mark.slow
 @pytest.mark.parametrize("scene_type", SCENE_TYPES)
 def test_every_frame_reaches_the_horizon_with_little_sky(bpy, tmp_path, scene_type):
-    for seed in (0, 1):
-        out = _render(bpy, scene_type, seed, tmp_path / f"s{seed}")
-        for frame in ("frame_0001", "frame_0002"):
-            hit, elevation, depth = _frame_figures(out / frame)
-            assert not (~hit & (elevation < -1.0)).any(), f"{scene_type} {seed} {frame}: the world ends in view"
-            assert 1 - hit.mean() <= 0.5, f"{scene_type} {seed} {frame}: sky {1 - hit.mean():.2f}"
-            if scene_type in OPEN_TYPES:
-                assert np.percentile(depth[hit], 99) >= 200.0, f"{scene_type} {seed} {frame}: no far field"
-        info = json.loads((out / "scene.json").read_text())
-        assert not any(o["name"] == "haze" for o in info["objects"])  # atmosphere has no id
+    # One seed here; tests/test_versions.py checks another (seed 3) through the dataset CLI, on
+    # every supported Blender.
+    seed = 0
+    out = _render(bpy, scene_type, seed, tmp_path / f"s{seed}")
+    for frame in ("frame_0001", "frame_0002"):
+        assert_world_frame(out / frame, scene_type, f"{scene_type} {seed} {frame}")
+    info = json.loads((out / "scene.json").read_text())
+    assert not any(o["name"] == "haze" for o in info["objects"])  # atmosphere has no id
 
 
 @pytest.mark.slow
