@@ -51,6 +51,16 @@ def top_level_instance_count(obj, depsgraph) -> int:
     return top_level_instance_counts([obj], depsgraph)[obj.name]
 
 
+def hosted_instances(depsgraph, hosts: set[str]):
+    """(host name, depsgraph instance) for every instance that one of the named objects makes."""
+    for inst in depsgraph.object_instances:
+        if not inst.is_instance or inst.parent is None:
+            continue
+        host = inst.parent.original.name
+        if host in hosts:
+            yield host, inst
+
+
 def _instance_paths(depsgraph, hosts: set[str]):
     """(host name, instance path, world matrix) of every instance the named objects make, from the
     depsgraph (Blender < 4.4), in the depsgraph's order. ``persistent_id`` lists the instance's
@@ -59,12 +69,7 @@ def _instance_paths(depsgraph, hosts: set[str]):
     ``(0, k, INT_MAX...)`` when the instance is a geometry set holding one mesh), so the top-level
     instance is the last entry before the padding. An empty path is a part of the object's own
     geometry that Blender draws as an instance, not an instance."""
-    for inst in depsgraph.object_instances:
-        if not inst.is_instance or inst.parent is None:
-            continue
-        host = inst.parent.original.name
-        if host not in hosts:
-            continue
+    for host, inst in hosted_instances(depsgraph, hosts):
         path = []
         for v in tuple(inst.persistent_id):
             if v == 2**31 - 1:

@@ -131,12 +131,7 @@ def _number_prototypes(depsgraph, ordinals: dict[str, int], instancers: set[str]
     if not instancers:
         return
     owner: dict[str, int] = {}
-    for inst in depsgraph.object_instances:
-        if not inst.is_instance or inst.parent is None:
-            continue
-        host = inst.parent.original.name
-        if host not in instancers:
-            continue
+    for host, inst in compat.hosted_instances(depsgraph, instancers):
         proto = inst.object.original
         if proto.name in ordinals or proto.name in owner:
             continue
