@@ -115,10 +115,14 @@ def apply_props(struct, props: dict) -> None:
                                         f"{bpy.app.version_string}: {exc}") from None
 
 
-def _menu_has(socket, value) -> bool:
-    """Whether a menu socket already lists ``value`` (it lists nothing until a menu feeds it)."""
-    prop = socket.bl_rna.properties["default_value"]
-    return value in {item.identifier for item in prop.enum_items}
+def _set_menu_or_defer(socket, value, deferred: list) -> None:
+    """Set a menu socket's value, or queue it when the socket lists no such item yet: a menu gets
+    its items from the Menu Switch it feeds, so only once that link exists (RNA's static
+    ``enum_items`` are always empty for menus, so trying is the only test)."""
+    try:
+        socket.default_value = value
+    except TypeError:
+        deferred.append((socket, "default_value", value))
 
 
 def _dimensions_first(props: dict) -> dict:
@@ -262,8 +266,8 @@ class NodeWrangler:
                 self.set_input(find_socket(node.inputs, key), value)
         for key, value in (outputs or {}).items():
             socket = find_socket(node.outputs, key)
-            if socket.bl_idname == "NodeSocketMenu" and not _menu_has(socket, value):
-                self._deferred.append((socket, "default_value", value))  # a Group Input's menu
+            if socket.bl_idname == "NodeSocketMenu":  # a Group Input's menu
+                _set_menu_or_defer(socket, value, self._deferred)
             else:
                 socket.default_value = value
         for side, by_index in (sockets or {}).items():
@@ -291,7 +295,9 @@ class NodeWrangler:
 
     def connect(self, source, target):
         """Link ``source`` (node, socket or (node, key)) into the input socket ``target``."""
-        return self.links.new(self.output_socket(source), target)
+        link = self.links.new(self.output_socket(source), target)
+        self._retry_deferred()
+        return link
 
     def link(self, from_node, from_index: int, to_node, to_index: int, muted: bool = False):
         """Exact link by socket indices (what the transpiler emits)."""
@@ -303,7 +309,15 @@ class NodeWrangler:
         link = self.links.new(from_node.outputs[from_index], to_node.inputs[to_index])
         if muted:
             link.is_muted = True
+        self._retry_deferred()
         return link
+
+    def _retry_deferred(self) -> None:
+        # A new link may be the one that gives a waiting menu its items.
+        if self._deferred:
+            waiting, self._deferred = self._deferred, []
+            for struct, _key, value in waiting:
+                _set_menu_or_defer(struct, value, self._deferred)
 
     def set_input(self, socket, value):
         """Link or set ``socket`` from a node/socket/pair, a list (multi-input), or a value."""
@@ -313,15 +327,16 @@ class NodeWrangler:
         elif isinstance(value, (bpy.types.Node, bpy.types.NodeSocket)) or (
                 isinstance(value, tuple) and value and isinstance(value[0], bpy.types.Node)):
             self.connect(value, socket)
-        elif socket.bl_idname == "NodeSocketMenu" and not _menu_has(socket, value):
-            self._deferred.append((socket, "default_value", value))
+        elif socket.bl_idname == "NodeSocketMenu":
+            _set_menu_or_defer(socket, value, self._deferred)
         else:
             socket.default_value = value
 
     def finish(self) -> None:
         """Set what had to wait for the tree's links: menu sockets take their items from the Menu
-        Switch they feed, so their values can be set only once it is linked (transpiled code
-        calls this last)."""
+        Switch they feed, so their values can be set only once it is linked. Links retry them as
+        they are made; this (called last by transpiled code) sets the rest or raises
+        NodeWranglerError naming the value no menu offers."""
         deferred, self._deferred = self._deferred, []
         if not deferred:
             return
@@ -413,7 +428,7 @@ class NodeWrangler:
         for spec in items:
             props = dict(spec.get("props", {}))
             if spec.get("socket_type") == "NodeSocketMenu" and "default_value" in props:
-                self._deferred.append((made[spec["uid"]], "default_value", props.pop("default_value")))
+                _set_menu_or_defer(made[spec["uid"]], props.pop("default_value"), self._deferred)
             apply_props(made[spec["uid"]], _dimensions_first(props))
 
     # -- helpers ------------------------------------------------------------------------------
