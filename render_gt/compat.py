@@ -1,8 +1,11 @@
 """Every place where the Blender 4.2/4.5 and 5.0 APIs differ for rendering, in one module.
 
-Facts checked on Blender 5.0.1 (see DESIGN.md): image settings have a ``media_type`` that
-must be set before the file format; evaluated objects expose ``evaluated_geometry()`` (4.4+).
-Pass names read back from the EXR go through :func:`find_pass` ("Object Index" was "IndexOB").
+Facts checked on 5.0.1, 4.5.15 and 4.2.23 (tests/test_versions.py and the compat-marked tests run
+on each): image settings have a ``media_type`` that must be set before the file format (5.0);
+evaluated objects expose ``evaluated_geometry()`` (4.4+; before, instances come from the
+depsgraph); 4.x materials may have no nodes; 4.x Cycles loses motion when the Vector pass is
+switched on mid-session. Pass names read back from the EXR go through :func:`find_pass`
+("Object Index" was "IndexOB").
 """
 
 from __future__ import annotations
