@@ -392,7 +392,8 @@ class NodeWrangler:
                                             f"{spec['socket_type']!r} does not exist on Blender "
                                             f"{bpy.app.version_string} ({exc})") from None
                 dimensions = spec.get("props", {}).get("dimensions")
-                if dimensions is not None and dimensions != item.dimensions:
+                # (Code from 5.0 on a Blender without 2-D vectors: apply_props names the property.)
+                if dimensions is not None and hasattr(item, "dimensions") and dimensions != item.dimensions:
                     # A 2-D vector is another RNA type (…SocketVector2D): fetch the item again.
                     item.dimensions = dimensions
                     item = iface.items_tree[item.index]
