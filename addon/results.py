@@ -21,6 +21,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 
+from ..procgen import compat
 from . import paths
 from .mesh_export import MeshArrays
 
@@ -91,9 +92,8 @@ def fill_uv_map(mesh, corner_loops: np.ndarray, uvs: np.ndarray, name: str = UV_
 
 def _paint_material(name: str, image, uv_map: str | None):
     mat = bpy.data.materials.new(name)
-    if mat.node_tree is None:  # Blender < 5.0 makes node-less materials
-        mat.use_nodes = True
-    nodes, links = mat.node_tree.nodes, mat.node_tree.links
+    tree = compat.node_tree(mat)
+    nodes, links = tree.nodes, tree.links
     bsdf = next((n for n in nodes if n.bl_idname == "ShaderNodeBsdfPrincipled"), None)
     output = next((n for n in nodes if n.bl_idname == "ShaderNodeOutputMaterial"), None)
     if bsdf is None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import bpy
 
+from ..procgen.compat import node_tree
+
 
 def set_image_format(settings, file_format: str, color_depth: str, color_mode: str | None = None,
                      exr_codec: str | None = None) -> None:
@@ -106,7 +108,7 @@ def material_node_tree(material):
     BSDF of its viewport colour, metallic and roughness, so those are copied to keep its look."""
     if material.node_tree is not None:
         return material.node_tree
-    material.use_nodes = True
+    node_tree(material)
     bsdf = next((n for n in material.node_tree.nodes if n.bl_idname == "ShaderNodeBsdfPrincipled"), None)
     if bsdf is not None:
         bsdf.inputs["Base Color"].default_value = tuple(material.diffuse_color)
