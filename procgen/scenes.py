@@ -79,19 +79,41 @@ def water_stage(enabled=False, level=0.25, material="water", category="water"):
     return {"enabled": enabled, "level": level, "material": material, "category": category}
 
 
+def _in_view(stage: str, fraction, distance_m) -> dict:
+    """The share of a stage's objects placed where some frame looks, and how far out (m)."""
+    fraction = _probability(f"{stage}.in_view_fraction", fraction)
+    if isinstance(distance_m, bool) or not isinstance(distance_m, (int, float)) or not 5.0 <= distance_m <= 500.0:
+        raise SceneConfigError(f"{stage}.in_view_distance_m = {distance_m!r} must be in [5, 500] m")
+    return {"in_view_fraction": fraction, "in_view_distance_m": float(distance_m)}
+
+
 @gin.configurable("rocks")
 def rocks_stage(enabled=True, count=12, boulder_fraction=0.2, material="rock", max_slope_deg=45.0,
-                **overrides):
+                in_view_fraction=0.5, in_view_distance_m=40.0, snow_material=None, **overrides):
+    """``in_view_fraction`` of the rocks stand inside some frame's view, up to ``in_view_distance_m``;
+    the rest anywhere on the near terrain. ``snow_material``: when set, each rock carries a snow
+    cap (generators/snow_cover.py) of that material."""
+    if not isinstance(count, int) or not 0 <= count <= 2000:
+        raise SceneConfigError(f"rocks.count = {count!r} must be an integer in [0, 2000]")
     return {"enabled": enabled, "count": count, "boulder_fraction": boulder_fraction, "material": material,
-            "max_slope_deg": max_slope_deg, "overrides": overrides}
+            "max_slope_deg": max_slope_deg, "snow_material": snow_material, "overrides": overrides,
+            **_in_view("rocks", in_view_fraction, in_view_distance_m)}
 
 
 @gin.configurable("trees")
 def trees_stage(enabled=True, density=0.6, species=("conifer", "broadleaf"), max_slope_deg=30.0,
-                bark_material="bark", leaf_material="leaf", **overrides):
-    """``density``: trees per 100 square metres of terrain."""
+                bark_material="bark", leaf_material="leaf", in_view_fraction=0.0, in_view_distance_m=60.0,
+                snow_material=None, mesh_leaf_distance_m=20.0, **overrides):
+    """``density``: trees per 100 square metres of terrain; ``in_view_fraction`` of them stand in
+    some frame's view (up to ``in_view_distance_m``). ``snow_material``: snow on the branches.
+    Trees within ``mesh_leaf_distance_m`` of a camera get leaves modelled in 3-D, the rest cards."""
+    if isinstance(density, bool) or not isinstance(density, (int, float)) or not 0.0 <= density <= 20.0:
+        raise SceneConfigError(f"trees.density = {density!r} must be in [0, 20] trees per 100 square metres")
+    if not isinstance(mesh_leaf_distance_m, (int, float)) or not 0.0 <= mesh_leaf_distance_m <= 500.0:
+        raise SceneConfigError(f"trees.mesh_leaf_distance_m = {mesh_leaf_distance_m!r} must be in [0, 500] m")
     return {"enabled": enabled, "density": density, "species": tuple(species), "max_slope_deg": max_slope_deg,
-            "bark_material": bark_material, "leaf_material": leaf_material, "overrides": overrides}
+            "bark_material": bark_material, "leaf_material": leaf_material, "snow_material": snow_material,
+            "mesh_leaf_distance_m": float(mesh_leaf_distance_m), "overrides": overrides, **_in_view("trees", in_view_fraction, in_view_distance_m)}
 
 
 @gin.configurable("ground_cover")
@@ -195,6 +217,12 @@ class Placement:
     params: object
     location: tuple[float, float, float]
     yaw_deg: float
+    #: SnowCoverParams of the snow lying on it, or None.
+    snow: object = None
+
+
+#: An object placed in view stands no farther than this many times its footprint radius.
+_IN_VIEW_SIZES = 15.0
 
 
 @dataclass
@@ -216,6 +244,8 @@ class ScenePlan:
     clutter: dict = field(default_factory=dict)
     rocks: list = field(default_factory=list)
     trees: list = field(default_factory=list)
+    #: The 1-3 tree species this scene's stand is made of (they grow in patches).
+    tree_species: list = field(default_factory=list)
     material_params: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
@@ -251,7 +281,7 @@ def _override(params, overrides: dict, stage: str):
 def plan(scene_type: str, seed: int, gin_params=(), n_frames: int = 1, gin_files=()) -> ScenePlan:
     """Sample every parameter of the scene and validate it. Builds nothing."""
     from . import materials
-    from .generators import atmosphere, cameras, clutter, ground_cover, rocks, sky, terrain, trees, views
+    from .generators import atmosphere, cameras, clutter, ground_cover, rocks, sky, snow_cover, terrain, trees, views
 
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise SceneConfigError(f"seed must be a non-negative integer, got {seed!r}")
@@ -300,6 +330,7 @@ def plan(scene_type: str, seed: int, gin_params=(), n_frames: int = 1, gin_files
              cfg["trees"]["leaf_material"], *cfg["materials"].values()}
     if cfg["clutter"]["enabled"]:
         kinds |= set(cfg["clutter"]["materials"].values())
+    kinds |= {cfg[stage]["snow_material"] for stage in ("rocks", "trees") if cfg[stage]["snow_material"]}
     if cfg["water"]["enabled"]:
         kinds.add(cfg["water"]["material"])
         if cfg["terrain"]["shore_material"]:
@@ -310,28 +341,39 @@ def plan(scene_type: str, seed: int, gin_params=(), n_frames: int = 1, gin_files
         p.material_params[kind] = materials.MATERIALS[kind].sample_params(mat_rng)
 
     taken: list[tuple[float, float, float]] = []  # (x, y, radius) of placed objects
+    focal = p.camera.focal_mm
     rk = cfg["rocks"]
     if rk["enabled"]:
         rng = stage_rngs["rocks"]
-        for _ in range(int(rk["count"])):
+        for _ in range(rk["count"]):
             big = rng.random() < rk["boulder_fraction"]
-            params = (getattr(rocks, "sample_boulder_params", rocks.sample_params) if big else rocks.sample_params)(rng)
+            params = (rocks.sample_boulder_params if big else rocks.sample_params)(rng)
             params = _override(params, rk["overrides"], "rocks")
+            in_view = (focal, rk["in_view_distance_m"]) if rng.random() < rk["in_view_fraction"] else None
             spot = _spot(rng, sampler, view_cone, taken, _footprint(params), rk["max_slope_deg"],
-                         cam_cfg["clearing_m"])
+                         cam_cfg["clearing_m"], in_view)
             if spot is not None:
-                p.rocks.append(Placement(params, spot, float(rng.uniform(0, 360))))
+                snow = snow_cover.sample_params(rng) if rk["snow_material"] else None
+                p.rocks.append(Placement(params, spot, float(rng.uniform(0, 360)), snow))
     tr = cfg["trees"]
     if tr["enabled"] and tr["density"] > 0:
         rng = stage_rngs["trees"]
         area = p.terrain.extent_m ** 2
+        stand = trees.sample_stand(rng, tr["species"], p.terrain.extent_m)
+        p.tree_species = list(stand.species)
+        half = p.terrain.extent_m / 2
         for _ in range(int(round(tr["density"] * area / 100.0))):
-            species = str(rng.choice(tr["species"]))
+            # The species of a random point of the stand (so each is drawn in proportion to its
+            # patches' area), then a spot inside one of its patches.
+            species = stand.species_at(*rng.uniform(-half, half, size=2))
             params = _override(trees.sample_params(rng, species=species), tr["overrides"], "trees")
+            in_view = (focal, tr["in_view_distance_m"]) if rng.random() < tr["in_view_fraction"] else None
             spot = _spot(rng, sampler, view_cone, taken, _footprint(params), tr["max_slope_deg"],
-                         cam_cfg["clearing_m"])
+                         cam_cfg["clearing_m"], in_view,
+                         accept=lambda x, y, s=species: stand.species_at(x, y) == s)
             if spot is not None:
-                p.trees.append(Placement(params, spot, float(rng.uniform(0, 360))))
+                snow = snow_cover.sample_params(rng) if tr["snow_material"] else None
+                p.trees.append(Placement(params, spot, float(rng.uniform(0, 360)), snow))
     gc = cfg["ground_cover"]
     if gc["enabled"] and gc["density"] > 0:
         p.ground_cover = _override(ground_cover.sample_params(stage_rngs["ground_cover"], gc["density"]),
@@ -363,12 +405,19 @@ def _footprint(params) -> float:
     return 1.0
 
 
-def _spot(rng, sampler, view_cone, taken, radius, max_slope_deg, clearing_m, tries: int = 30):
+def _spot(rng, sampler, view_cone, taken, radius, max_slope_deg, clearing_m, in_view=None, accept=None,
+          tries: int = 30):
     """A free spot on walkable ground away from the camera path and out of the near view, or None.
 
     ``view_cone`` = (camera positions (n, 3), look targets (n, 3), distance m): nothing within that
     distance (plus its radius) of a camera and within 40 degrees of its view direction.
+    ``in_view`` = (focal mm, distance m): the spot is drawn inside a random frame's horizontal field
+    of view, beyond the clearing and up to that distance or ``_IN_VIEW_SIZES`` radii, and must be in
+    the frustum (visibility.seen); None: anywhere on the near terrain. ``accept(x, y)``: a further
+    condition on the spot (a tree species grows only in its patches).
     """
+    from .generators import visibility
+
     path, targets, view_clearing = view_cone
     forward = targets[:, :2] - path[:, :2]
     forward /= np.maximum(np.linalg.norm(forward, axis=-1, keepdims=True), 1e-9)
@@ -377,7 +426,26 @@ def _spot(rng, sampler, view_cone, taken, radius, max_slope_deg, clearing_m, tri
     half = sampler.extent / 2 - margin
     min_nz = math.cos(math.radians(max_slope_deg))
     for _ in range(tries):
-        x, y = rng.uniform(-half, half, size=2)
+        if in_view is None:
+            x, y = rng.uniform(-half, half, size=2)
+        else:
+            focal_mm, reach = in_view
+            i = int(rng.integers(len(path)))
+            near = view_clearing + radius + 0.5
+            if near >= reach:
+                return None
+            # Uniform in distance (not area), and no farther than where the object still spans
+            # about 4 degrees: a 0.5 m stone 40 m away is a few pixels, which nobody trains on.
+            dist = rng.uniform(near, max(near + 1.0, min(reach, _IN_VIEW_SIZES * radius)))
+            angle = math.atan2(forward[i, 1], forward[i, 0]) + rng.uniform(-1.0, 1.0) * math.atan(18.0 / focal_mm)
+            x, y = path[i, 0] + dist * math.cos(angle), path[i, 1] + dist * math.sin(angle)
+            if max(abs(x), abs(y)) > half:
+                continue
+            base = np.array([[x, y, float(sampler.height(x, y)) + 0.5 * radius]])
+            if not visibility.seen(base, path[i:i + 1], targets[i:i + 1], focal_mm, reach + radius, radius)[0]:
+                continue
+        if accept is not None and not accept(x, y):
+            continue
         if float(sampler.normal(x, y)[2]) < min_nz:
             continue
         if sampler.water_m is not None and float(sampler.height(x, y)) < sampler.water_m + 0.2:
@@ -412,7 +480,18 @@ def build(p: ScenePlan, scene=None) -> SceneResult:
 
     from ..render_gt.labels import set_label
     from . import materials
-    from .generators import atmosphere, cameras, clutter, ground_cover, rocks, sky, terrain, trees, visibility
+    from .generators import (
+        atmosphere,
+        cameras,
+        clutter,
+        ground_cover,
+        rocks,
+        sky,
+        snow_cover,
+        terrain,
+        trees,
+        visibility,
+    )
 
     scene = scene or bpy.context.scene
     mats = {kind: materials.MATERIALS[kind].build(params) for kind, params in p.material_params.items()}
@@ -454,8 +533,14 @@ def build(p: ScenePlan, scene=None) -> SceneResult:
         obj.data.materials.append(mats[cfg["rocks"]["material"]])
         objects.append(obj)
         obstacles.append(_aabb(obj))
+        if place.snow is not None:
+            cap = snow_cover.build(place.snow, obj, material=mats[cfg["rocks"]["snow_material"]])
+            objects += [cap] if cap is not None else []
+    outline = _leaf_outline(p.material_params.get(cfg["trees"]["leaf_material"]))
     for i, place in enumerate(p.trees):
-        built = trees.build(place.params, name=f"tree_{i:03d}")
+        near = np.min(np.linalg.norm(positions[:, :2] - np.array(place.location[:2]), axis=1))
+        built = trees.build(place.params, name=f"tree_{i:03d}",
+                            mesh_leaves=outline if near <= cfg["trees"]["mesh_leaf_distance_m"] else None)
         parts = _tree_objects(built)
         for obj in parts["render"]:
             if obj.parent is None:  # children (leaf instancers) follow their parent
@@ -469,6 +554,9 @@ def build(p: ScenePlan, scene=None) -> SceneResult:
             card.data.materials.append(mats[cfg["trees"]["leaf_material"]])
         if trunk is not None:
             obstacles.append(_aabb(trunk))
+            if place.snow is not None:
+                cap = snow_cover.build(place.snow, trunk, material=mats[cfg["trees"]["snow_material"]])
+                objects += [cap] if cap is not None else []
     if p.ground_cover is not None:
         gm = cfg["materials"]
         objects += ground_cover.build(p.ground_cover, ter, {k: mats[v] for k, v in gm.items()})
@@ -483,6 +571,16 @@ def build(p: ScenePlan, scene=None) -> SceneResult:
         atmosphere.build(p.haze, world_half, float(sampler.h.min()), sky.horizon_radiance(p.sky))
     cam = cameras.build(p.camera, p.n_frames, sampler, obstacles, scene)
     return SceneResult(p, objects, cam, sampler)
+
+
+def _leaf_outline(material_params):
+    """The leaf material's blade outline (for leaves modelled in 3-D), or the default outline."""
+    from .generators.leaf_instances import LeafOutline
+
+    shape = getattr(material_params, "leaf", None)
+    if shape is None:
+        return LeafOutline()
+    return LeafOutline(shape.width, shape.base_taper, shape.tip_taper, shape.edge_softness)
 
 
 def _paint_shore(terrain_obj, material, level: float, band_m: float) -> None:

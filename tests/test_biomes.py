@@ -187,3 +187,91 @@ def test_scatter_never_reaches_the_far_field_even_without_view_masks(bpy):
                     if i.is_instance and i.parent and i.parent.original == host])
     assert 0.5 * 5.0 * 400 < len(pts) < 1.5 * 5.0 * 400  # 20 m x 20 m at 5 /m^2
     assert np.abs(pts[:, :2]).max() <= 10.0 + 1e-4
+
+
+@pytest.mark.compat
+def test_snow_cover_is_a_closed_shell_on_the_up_faces_only(bpy):
+    import bmesh
+
+    from procdream.procgen.generators import snow_cover
+
+    # A level 2 m x 2 m grid: every vertex normal is +z, so the shell is exactly
+    # thickness + embed thick over the whole area (drift off).
+    bpy.ops.mesh.primitive_grid_add(x_subdivisions=8, y_subdivisions=8, size=2.0)
+    plane = bpy.context.object
+    p = replace_checked(snow_cover.SnowCoverParams(), thickness_m=0.05, drift=0.0, embed_m=0.01)
+    shell = snow_cover.build(p, plane)
+    bm = bmesh.new()
+    bm.from_mesh(shell.data)
+    assert all(e.is_manifold for e in bm.edges)
+    assert min(f.calc_area() for f in bm.faces) > 1e-10
+    assert bm.calc_volume(signed=True) == pytest.approx(4.0 * 0.06, rel=1e-4)
+    bm.free()
+    assert shell["procdream_category"] == "snow" and shell.parent == plane
+    # Tilted 70 degrees, the faces' up component is cos 70 = 0.34 < min_up: no snow settles.
+    plane.rotation_euler[0] = np.radians(70.0)
+    bpy.context.view_layer.update()
+    assert snow_cover.build(p, plane) is None
+
+
+@pytest.mark.compat
+def test_snow_on_rocks_is_manifold_and_deterministic(bpy):
+    import bmesh
+
+    from procdream.procgen.generators import rocks, snow_cover
+    from procdream.procgen.params import geometry_hash
+
+    hashes = []
+    for seed in (0, 0, 1):
+        bpy.ops.wm.read_factory_settings(use_empty=True)  # same names each time: the hash includes them
+        rock = rocks.build(rocks.sample_boulder_params(np.random.default_rng(seed)))
+        shell = snow_cover.build(snow_cover.sample_params(np.random.default_rng(seed)), rock)
+        bm = bmesh.new()
+        bm.from_mesh(shell.data)
+        assert all(e.is_manifold for e in bm.edges) and bm.calc_volume(signed=True) > 0
+        bm.free()
+        hashes.append(geometry_hash([shell]))
+    assert hashes[0] == hashes[1] != hashes[2]
+
+
+@pytest.mark.compat
+def test_leaf_prototypes_put_v_along_the_midrib_and_mesh_leaves_inside_the_outline(bpy):
+    from procdream.procgen.generators.leaf_instances import LeafOutline, card_prototype, leaf_mesh_prototype
+
+    def uv_and_co(obj):
+        loops = np.array([lp.vertex_index for lp in obj.data.loops])
+        uv = np.array([d.uv[:] for d in obj.data.uv_layers[0].data])
+        co = np.array([v.co[:] for v in obj.data.vertices])[loops]
+        return uv, co
+
+    # The leaf materials draw V from stem to tip and U across (materials/leaf_card.py).
+    uv, co = uv_and_co(card_prototype("card", 0.4, 0.2))
+    assert np.allclose(uv[:, 1], co[:, 0] / 0.4) and np.allclose(uv[:, 0], 0.5 + co[:, 1] / 0.2)
+    outline = LeafOutline(width=0.4, base_taper=1.0, tip_taper=1.2, edge_softness=0.02)
+    leaf = leaf_mesh_prototype("leaf", 0.4, 0.2, outline)
+    assert min(p.area for p in leaf.data.polygons) > 1e-8
+    uv, co = uv_and_co(leaf)
+    assert np.allclose(uv[:, 1], co[:, 0] / 0.4)
+    v = uv[:, 1]
+    a, b = outline.base_taper, outline.tip_taper
+    half = outline.width / ((a / (a + b)) ** a * (b / (a + b)) ** b) * v ** a * (1 - v) ** b
+    # Inside the material's opaque part: the silhouette is geometry, alpha is 1 on all of it.
+    across = np.abs(uv[:, 0] - 0.5)
+    assert np.all(across <= half + 1e-6)
+    wide = half > 2.5 * outline.edge_softness  # where the blade is wider than its soft edge
+    assert np.all(across[wide] <= half[wide] - outline.edge_softness + 1e-6)
+    assert np.abs(uv[:, 0] - 0.5).max() > 0.3  # and it is a blade, not a sliver
+
+
+def test_a_stand_has_one_to_three_species_growing_in_patches():
+    from procdream.procgen.generators import trees
+
+    for seed in range(6):
+        stand = trees.sample_stand(np.random.default_rng(seed), ("conifer", "broadleaf", "dead", "conifer"), 90.0)
+        assert 1 <= len(stand.species) <= 3 and set(stand.species) <= {"conifer", "broadleaf", "dead"}
+        xy = np.random.default_rng(99).uniform(-45, 45, size=(400, 2))
+        here = [stand.species_at(x, y) for x, y in xy]
+        there = [stand.species_at(x + 1.0, y) for x, y in xy]
+        assert np.mean([a == b for a, b in zip(here, there)]) > 0.85  # patches, not salt and pepper
+    with pytest.raises(ParamError, match="tree species"):
+        trees.sample_stand(np.random.default_rng(0), ("palm",), 90.0)

@@ -9,6 +9,7 @@ Per-point rotation and scale live on the points as attributes :data:`ROTATION_AT
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import bpy
 import numpy as np
@@ -37,7 +38,8 @@ def card_prototype(name: str, length_m: float, width_m: float, fold_deg: float =
                    collection: bpy.types.Collection | None = None) -> bpy.types.Object:
     """A card of two quads folded along its midrib: the midrib runs from the origin along +x
     for ``length_m``, the card is ``width_m`` wide in y, and its front faces +z. UVs map the
-    card to the unit square (u along the midrib). Hidden from render: only instances render."""
+    card to the unit square the way leaf materials draw on it (materials/leaf_card.py): U across
+    (0.5 on the midrib), V from stem (0) to tip (1). Hidden from render: only instances render."""
     lift = 0.5 * width_m * math.tan(math.radians(fold_deg))  # the halves rise like a folded leaf
     w, n = 0.5 * width_m, length_m
     verts = [(0, 0, 0), (n, 0, 0), (0, -w, lift), (n, -w, lift), (0, w, lift), (n, w, lift)]
@@ -48,9 +50,70 @@ def card_prototype(name: str, length_m: float, width_m: float, fold_deg: float =
     loop_vert = np.empty(len(mesh.loops), np.int32)
     mesh.loops.foreach_get("vertex_index", loop_vert)
     co = np.array(verts, float)[loop_vert]
-    uvs = np.stack([co[:, 0] / n, 0.5 + co[:, 1] / width_m], axis=1)
+    uvs = np.stack([0.5 + co[:, 1] / width_m, co[:, 0] / n], axis=1)
     uv.data.foreach_set("uv", uvs.astype(np.float32).ravel())
     mesh.update()
+    obj = link(bpy.data.objects.new(name, mesh), collection)
+    obj.hide_render = True
+    return obj
+
+
+@dataclass(frozen=True)
+class LeafOutline:
+    """A blade's outline in card UVs, as leaf materials draw it (materials.surface_params.LeafShape):
+    half-width ``width`` (UV) at the widest point, ``base_taper``/``tip_taper`` the exponents of
+    v**base_taper * (1 - v)**tip_taper; ``edge_softness`` the UV width of the material's alpha edge."""
+
+    width: float = 0.35
+    base_taper: float = 0.8
+    tip_taper: float = 1.0
+    edge_softness: float = 0.01
+
+
+#: Rows of vertices along a mesh leaf, stem to tip.
+MESH_LEAF_ROWS = 8
+
+
+def leaf_mesh_prototype(name: str, length_m: float, width_m: float, outline: LeafOutline = LeafOutline(),
+                        fold_deg: float = 25.0, droop: float = 0.15,
+                        collection: bpy.types.Collection | None = None) -> bpy.types.Object:
+    """A leaf modelled in 3-D, for leaves near the camera: its outline is ``outline`` (so the leaf
+    material's alpha is 1 on all of it and the silhouette is geometry, not a cut-out), the halves
+    rise from the midrib by ``fold_deg`` and the blade arches down towards the tip by ``droop`` x
+    its length. Same frame and UVs as :func:`card_prototype` (midrib along +x from the origin,
+    front +z, U across, V stem to tip). Hidden from render: only instances render."""
+    a, b = outline.base_taper, outline.tip_taper
+    peak = (a / (a + b)) ** a * (b / (a + b)) ** b
+    v = np.linspace(0.0, 1.0, MESH_LEAF_ROWS + 1)[1:-1]
+    half_uv = outline.width / peak * v ** a * (1.0 - v) ** b
+    half_uv = np.maximum(half_uv - outline.edge_softness, 0.6 * half_uv)  # inside the alpha edge
+    lift = math.tan(math.radians(fold_deg))
+
+    def point(vv, y):
+        return (vv * length_m, y, abs(y) * lift - droop * length_m * vv ** 2)
+
+    verts = [point(0.0, 0.0)]  # the stem end
+    for vv, h in zip(v, half_uv * width_m, strict=True):
+        verts += [point(vv, -h), point(vv, 0.0), point(vv, h)]
+    verts.append(point(1.0, 0.0))  # the tip
+    tip = len(verts) - 1
+    faces = [(0, 1, 2), (0, 2, 3)]
+    for i in range(len(v) - 1):
+        r, s = 1 + 3 * i, 4 + 3 * i  # first vertex of this row and the next
+        faces += [(r, s, s + 1, r + 1), (r + 1, s + 1, s + 2, r + 2)]
+    last = 1 + 3 * (len(v) - 1)
+    faces += [(last, tip, last + 1), (last + 1, tip, last + 2)]
+    mesh = bpy.data.meshes.new(name)
+    mesh.from_pydata(verts, [], faces)
+    uv = mesh.uv_layers.new(name="UVMap")
+    loop_vert = np.empty(len(mesh.loops), np.int32)
+    mesh.loops.foreach_get("vertex_index", loop_vert)
+    co = np.array(verts, float)[loop_vert]
+    uv.data.foreach_set("uv", np.stack([0.5 + co[:, 1] / width_m, co[:, 0] / length_m], axis=1)
+                        .astype(np.float32).ravel())
+    mesh.update()
+    for poly in mesh.polygons:
+        poly.use_smooth = True
     obj = link(bpy.data.objects.new(name, mesh), collection)
     obj.hide_render = True
     return obj

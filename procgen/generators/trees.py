@@ -28,7 +28,7 @@ import numpy as np
 
 from ...render_gt.labels import set_label
 from ..params import ParamError, check, param
-from .leaf_instances import card_prototype, euler_to_quaternion, point_instancer
+from .leaf_instances import LeafOutline, card_prototype, euler_to_quaternion, leaf_mesh_prototype, point_instancer
 from .mesh_utils import link
 
 SPECIES = ("conifer", "broadleaf", "shrub", "dead")
@@ -94,15 +94,15 @@ _PRESETS: dict[str, dict] = {
         height_m=(5.0, 20.0), trunk_radius_ratio=(0.012, 0.02), n_stems=1, trunk_fraction=1.0, levels=3,
         branches_per_level=((26, 36), (3, 5), 0), branch_angle_deg=(70.0, 95.0), twig_angle_deg=(40.0, 60.0),
         length_ratio=(0.3, 0.4), radius_ratio=(0.3, 0.45), crown_base=(0.05, 0.25), crown_shape="conical",
-        gravitropism=(-0.2, 0.3), wobble_deg=(3.0, 8.0), breakage=0.0, leaf_density=(8.0, 12.0),
-        leaf_levels=2, leaf_size_m=(0.3, 0.45), leaf_aspect=(0.3, 0.45)),
+        gravitropism=(-0.2, 0.3), wobble_deg=(3.0, 8.0), breakage=0.0, leaf_density=(14.0, 20.0),
+        leaf_levels=2, leaf_size_m=(0.3, 0.45), leaf_aspect=(0.45, 0.6)),
     "broadleaf": dict(
         height_m=(5.0, 16.0), trunk_radius_ratio=(0.015, 0.025), n_stems=1, trunk_fraction=(0.45, 0.7),
         levels=4, branches_per_level=((5, 8), (3, 5), (2, 4)), branch_angle_deg=(35.0, 55.0),
         twig_angle_deg=(30.0, 50.0), length_ratio=(0.55, 0.75), radius_ratio=(0.5, 0.7),
         crown_base=(0.3, 0.5), crown_shape="spherical", gravitropism=(0.1, 0.5), wobble_deg=(8.0, 15.0),
-        breakage=0.0, leaf_density=(12.0, 20.0), leaf_levels=2, leaf_size_m=(0.22, 0.38),
-        leaf_aspect=(0.45, 0.7)),
+        breakage=0.0, leaf_density=(16.0, 26.0), leaf_levels=2, leaf_size_m=(0.22, 0.38),
+        leaf_aspect=(0.55, 0.8)),
     "shrub": dict(
         height_m=(0.5, 2.5), trunk_radius_ratio=(0.01, 0.02), n_stems=(3, 6), trunk_fraction=(0.7, 0.9),
         levels=3, branches_per_level=((4, 6), (2, 3), 0), branch_angle_deg=(30.0, 50.0),
@@ -138,6 +138,42 @@ def sample_params(rng: np.random.Generator, species: str | None = None) -> TreeP
     values = {key: _draw(rng, spec) for key, spec in _PRESETS[species].items()}
     values["trunk_radius_m"] = values["height_m"] * values.pop("trunk_radius_ratio")
     return TreeParams(species=species, noise_seed=int(rng.integers(0, 2**31 - 1)), **values)
+
+
+#: Typical width (m) of a patch where one species of a stand grows.
+STAND_PATCH_M = 25.0
+
+
+@dataclass
+class Stand:
+    """Which species grows where: patches (Voronoi cells around ``centres``, (n, 2) m) each of one
+    of the stand's 1-3 ``species``; ``patch_species`` (n,) indexes ``species``."""
+
+    species: tuple[str, ...]
+    centres: np.ndarray
+    patch_species: np.ndarray
+
+    def species_at(self, x: float, y: float) -> str:
+        d = np.hypot(self.centres[:, 0] - x, self.centres[:, 1] - y)
+        return self.species[int(self.patch_species[int(np.argmin(d))])]
+
+
+def sample_stand(rng: np.random.Generator, candidates, extent_m: float,
+                 patch_m: float = STAND_PATCH_M) -> Stand:
+    """1-3 species drawn from ``candidates`` (repeats weight a species), in patches of about
+    ``patch_m`` over a square of side ``extent_m`` centred on the origin."""
+    names, counts = np.unique(np.asarray(list(candidates), dtype=str), return_counts=True)
+    unknown = sorted(set(names) - set(SPECIES))
+    if unknown or len(names) == 0:
+        raise ParamError(f"tree species {unknown or list(candidates)!r} are not in {list(SPECIES)}")
+    weights = counts / counts.sum()
+    n = int(rng.integers(1, min(3, len(names)) + 1))
+    chosen = rng.choice(len(names), size=n, replace=False, p=weights)
+    n_patches = max(1, int(round((extent_m / patch_m) ** 2)))
+    centres = rng.uniform(-extent_m / 2, extent_m / 2, size=(n_patches, 2))
+    local = weights[chosen] / weights[chosen].sum()
+    patch_species = rng.choice(n, size=n_patches, p=local)
+    return Stand(tuple(str(names[i]) for i in chosen), centres, patch_species)
 
 
 @dataclass
@@ -316,9 +352,12 @@ def _leaf_points(branches: list[_Branch], p: TreeParams, rng: np.random.Generato
     return positions, rotations, rng.uniform(0.75, 1.25, n)
 
 
-def build(params: TreeParams, name: str = "tree", collection: bpy.types.Collection | None = None) -> Tree:
-    """Build the tree: trunk/branch mesh ``name``, leaf instancer ``name_leaves`` and card
-    ``name_leaf_card`` (labelled "tree", or "plant" for shrubs)."""
+def build(params: TreeParams, name: str = "tree", collection: bpy.types.Collection | None = None,
+          mesh_leaves: LeafOutline | None = None) -> Tree:
+    """Build the tree: trunk/branch mesh ``name``, leaf instancer ``name_leaves`` and leaf prototype
+    ``name_leaf_card`` (labelled "tree", or "plant" for shrubs). The prototype is a flat card with the
+    leaf drawn by the material's alpha, or, given ``mesh_leaves`` (the material's outline), a leaf
+    modelled in 3-D: what a tree near the camera needs. Same skeleton and leaf points either way."""
     check(params)
     p = params
     if len(p.branches_per_level) != MAX_LEVELS - 1:
@@ -336,8 +375,12 @@ def build(params: TreeParams, name: str = "tree", collection: bpy.types.Collecti
     tree = Tree(trunk)
     if has_leaves:
         positions, rotations, scales = _leaf_points(branches, p, rng)
-        tree.leaf_card = card_prototype(f"{name}_leaf_card", p.leaf_size_m, p.leaf_size_m * p.leaf_aspect,
-                                        collection=collection)
+        if mesh_leaves is None:
+            tree.leaf_card = card_prototype(f"{name}_leaf_card", p.leaf_size_m, p.leaf_size_m * p.leaf_aspect,
+                                            collection=collection)
+        else:
+            tree.leaf_card = leaf_mesh_prototype(f"{name}_leaf_card", p.leaf_size_m, p.leaf_size_m * p.leaf_aspect,
+                                                 mesh_leaves, collection=collection)
         tree.leaves = point_instancer(f"{name}_leaves", positions, rotations, scales, tree.leaf_card,
                                       collection)
         for obj in (tree.leaf_card, tree.leaves):

@@ -21,6 +21,8 @@ from ..params import check, param
 class ViewRules:
     candidates: int = param(24, 1, 500, "", "camera candidates drawn; the best valid one is kept")
     max_sky_fraction: float = param(0.45, 0.0, 1.0, "", "reject if more of the frame than this is sky")
+    min_sky_fraction: float = param(0.0, 0.0, 1.0, "", "reject if less of the frame than this is sky "
+                                    "(landscapes: frame the skyline, not a slope)")
     min_distance_m: float = param(3.0, 0.0, 100.0, "m", "reject if the central region sees a surface nearer")
     central_fraction: float = param(0.5, 0.05, 1.0, "", "width and height of the central region, as fractions")
     fill_distance_m: float = param(6.0, 0.0, 1000.0, "m", "a surface nearer than this 'fills' the rays it hits")
@@ -102,6 +104,8 @@ class ViewStats:
         out = []
         if self.sky_fraction > rules.max_sky_fraction:
             out.append(f"sky {self.sky_fraction:.2f} > {rules.max_sky_fraction}")
+        if self.sky_fraction < rules.min_sky_fraction:
+            out.append(f"sky {self.sky_fraction:.2f} < {rules.min_sky_fraction}")
         if self.below_horizon_misses:
             out.append(f"{self.below_horizon_misses} rays below the horizon miss the world")
         if self.central_min_m < rules.min_distance_m:
