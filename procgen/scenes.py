@@ -281,7 +281,18 @@ def _override(params, overrides: dict, stage: str):
 def plan(scene_type: str, seed: int, gin_params=(), n_frames: int = 1, gin_files=()) -> ScenePlan:
     """Sample every parameter of the scene and validate it. Builds nothing."""
     from . import materials
-    from .generators import atmosphere, cameras, clutter, ground_cover, rocks, sky, snow_cover, terrain, trees, views
+    from .generators import (
+        atmosphere,
+        cameras,
+        clutter,
+        ground_cover,
+        rocks,
+        sky,
+        snow_cover,
+        terrain,
+        trees,
+        views,
+    )
 
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise SceneConfigError(f"seed must be a non-negative integer, got {seed!r}")

@@ -272,6 +272,6 @@ def test_a_stand_has_one_to_three_species_growing_in_patches():
         xy = np.random.default_rng(99).uniform(-45, 45, size=(400, 2))
         here = [stand.species_at(x, y) for x, y in xy]
         there = [stand.species_at(x + 1.0, y) for x, y in xy]
-        assert np.mean([a == b for a, b in zip(here, there)]) > 0.85  # patches, not salt and pepper
+        assert np.mean([a == b for a, b in zip(here, there, strict=True)]) > 0.85  # patches, not salt and pepper
     with pytest.raises(ParamError, match="tree species"):
         trees.sample_stand(np.random.default_rng(0), ("palm",), 90.0)

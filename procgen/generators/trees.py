@@ -28,7 +28,13 @@ import numpy as np
 
 from ...render_gt.labels import set_label
 from ..params import ParamError, check, param
-from .leaf_instances import LeafOutline, card_prototype, euler_to_quaternion, leaf_mesh_prototype, point_instancer
+from .leaf_instances import (
+    LeafOutline,
+    card_prototype,
+    euler_to_quaternion,
+    leaf_mesh_prototype,
+    point_instancer,
+)
 from .mesh_utils import link
 
 SPECIES = ("conifer", "broadleaf", "shrub", "dead")
