@@ -44,14 +44,21 @@ def card_prototype(name: str, length_m: float, width_m: float, fold_deg: float =
     w, n = 0.5 * width_m, length_m
     verts = [(0, 0, 0), (n, 0, 0), (0, -w, lift), (n, -w, lift), (0, w, lift), (n, w, lift)]
     faces = [(0, 2, 3, 1), (0, 1, 5, 4)]
+    return _leaf_object(name, verts, faces, length_m, width_m, False, collection)
+
+
+def _leaf_object(name, verts, faces, length_m: float, width_m: float, smooth: bool, collection):
+    """A hidden prototype mesh in the leaf frame (midrib along +x, width in y) with leaf-material
+    UVs: U = 0.5 + y / width across, V = x / length from stem to tip."""
     mesh = bpy.data.meshes.new(name)
     mesh.from_pydata(verts, [], faces)
     uv = mesh.uv_layers.new(name="UVMap")
     loop_vert = np.empty(len(mesh.loops), np.int32)
     mesh.loops.foreach_get("vertex_index", loop_vert)
     co = np.array(verts, float)[loop_vert]
-    uvs = np.stack([0.5 + co[:, 1] / width_m, co[:, 0] / n], axis=1)
+    uvs = np.stack([0.5 + co[:, 1] / width_m, co[:, 0] / length_m], axis=1)
     uv.data.foreach_set("uv", uvs.astype(np.float32).ravel())
+    mesh.polygons.foreach_set("use_smooth", np.full(len(mesh.polygons), smooth))
     mesh.update()
     obj = link(bpy.data.objects.new(name, mesh), collection)
     obj.hide_render = True
@@ -103,20 +110,7 @@ def leaf_mesh_prototype(name: str, length_m: float, width_m: float, outline: Lea
         faces += [(r, s, s + 1, r + 1), (r + 1, s + 1, s + 2, r + 2)]
     last = 1 + 3 * (len(v) - 1)
     faces += [(last, tip, last + 1), (last + 1, tip, last + 2)]
-    mesh = bpy.data.meshes.new(name)
-    mesh.from_pydata(verts, [], faces)
-    uv = mesh.uv_layers.new(name="UVMap")
-    loop_vert = np.empty(len(mesh.loops), np.int32)
-    mesh.loops.foreach_get("vertex_index", loop_vert)
-    co = np.array(verts, float)[loop_vert]
-    uv.data.foreach_set("uv", np.stack([0.5 + co[:, 1] / width_m, co[:, 0] / length_m], axis=1)
-                        .astype(np.float32).ravel())
-    mesh.update()
-    for poly in mesh.polygons:
-        poly.use_smooth = True
-    obj = link(bpy.data.objects.new(name, mesh), collection)
-    obj.hide_render = True
-    return obj
+    return _leaf_object(name, verts, faces, length_m, width_m, True, collection)
 
 
 @node_group("procdream_instance_cards", modifier=True)

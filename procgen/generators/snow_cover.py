@@ -61,6 +61,12 @@ def _mesh_arrays(mesh):
     return co.reshape(-1, 3).astype(float), faces, fn.reshape(-1, 3).astype(float), vn.reshape(-1, 3).astype(float)
 
 
+def _world_up(normals: np.ndarray, rot: np.ndarray) -> np.ndarray:
+    """World z of unit object-space ``normals`` (n, 3) under the 3x3 ``rot`` (inverse transpose)."""
+    world = normals @ np.linalg.inv(rot)
+    return world[:, 2] / np.maximum(np.linalg.norm(world, axis=1), 1e-12)
+
+
 def _boundary(faces) -> dict[tuple[int, int], int]:
     count: dict[tuple[int, int], int] = {}
     for f in faces:
@@ -95,9 +101,7 @@ def build(params: SnowCoverParams, host: bpy.types.Object, name: str | None = No
     if not faces:
         return None
     rot = np.array(host.matrix_world.to_3x3())
-    # Normals map by the inverse transpose; only their direction (z) matters here.
-    world_up = (face_normals @ np.linalg.inv(rot)) [:, 2] / np.maximum(
-        np.linalg.norm(face_normals @ np.linalg.inv(rot), axis=1), 1e-12)
+    world_up = _world_up(face_normals, rot)
     keep = _without_pinches([f for f, up in zip(faces, world_up, strict=True) if up >= p.min_up])
     if not keep:
         return None
@@ -109,9 +113,7 @@ def build(params: SnowCoverParams, host: bpy.types.Object, name: str | None = No
     extent = float(np.ptp(co, axis=0).max() * np.abs(np.linalg.det(rot)) ** (1 / 3))
     depth_max = min(p.thickness_m, MAX_FRACTION_OF_HOST * extent)
     n = vertex_normals[used]
-    n_world = n @ np.linalg.inv(rot)
-    up = n_world[:, 2] / np.maximum(np.linalg.norm(n_world, axis=1), 1e-12)
-    flat = np.clip((up - p.min_up) / max(1.0 - p.min_up, 1e-6), 0.0, 1.0) ** 0.5
+    flat = np.clip((_world_up(n, rot) - p.min_up) / max(1.0 - p.min_up, 1e-6), 0.0, 1.0) ** 0.5
     world_co = co[used] @ rot.T
     drift = 1.0 + p.drift * np.clip(smooth_noise(world_co, np.random.default_rng(p.seed),
                                                  1.0 / p.drift_wavelength_m), -1.5, 1.5) / 1.5
@@ -130,9 +132,8 @@ def build(params: SnowCoverParams, host: bpy.types.Object, name: str | None = No
 
     mesh = bpy.data.meshes.new(name or f"{host.name}_snow")
     mesh.from_pydata(np.vstack([top, bottom]).tolist(), [], polys)
+    mesh.polygons.foreach_set("use_smooth", np.ones(len(mesh.polygons), bool))
     mesh.update()
-    for poly in mesh.polygons:
-        poly.use_smooth = True
     obj = link(bpy.data.objects.new(mesh.name, mesh), collection)
     if material is not None:
         mesh.materials.append(material)
