@@ -275,3 +275,18 @@ def test_a_stand_has_one_to_three_species_growing_in_patches():
         assert np.mean([a == b for a, b in zip(here, there, strict=True)]) > 0.85  # patches, not salt and pepper
     with pytest.raises(ParamError, match="tree species"):
         trees.sample_stand(np.random.default_rng(0), ("palm",), 90.0)
+
+
+@pytest.mark.compat
+@pytest.mark.parametrize(("binding", "message"), [
+    ("rocks.in_view_fraction = 1.5", "rocks.in_view_fraction = 1.5 must be a probability in [0, 1]"),
+    ("trees.in_view_distance_m = 2.0", "trees.in_view_distance_m = 2.0 must be in [5, 500] m"),
+    ("trees.mesh_leaf_distance_m = -1.0", "trees.mesh_leaf_distance_m = -1.0 must be in [0, 500] m"),
+    ("rocks.count = 5000", "rocks.count = 5000 must be an integer in [0, 2000]"),
+    ("trees.density = 99.0", "trees.density = 99.0 must be in [0, 20]"),
+])
+def test_bad_placement_settings_fail_before_building(bpy, binding, message):
+    from procdream.procgen.scenes import SceneConfigError, plan
+
+    with pytest.raises(SceneConfigError, match=re.escape(message)):
+        plan("mountain", 0, [binding])
