@@ -9,7 +9,7 @@ import bpy
 
 #: Must equal ``procgen.scenes.SCENE_TYPES`` (a test checks); not imported so registering needs no gin.
 SCENE_TYPES = ("forest", "mountain", "desert", "arctic", "meadow", "river", "coast", "plain", "canyon",
-               "snowy_mountain")
+               "snowy_mountain", "lake")
 SCENE_TYPE_ITEMS = tuple((t, t.replace("_", " ").capitalize(), f"The {t} scene type (procgen/configs/{t}.gin)") for t in SCENE_TYPES)
 TEXTURE_SIZES = (256, 512, 1024, 2048, 4096)
 TEXTURE_SIZE_ITEMS = tuple((str(s), f"{s} px", f"{s} x {s} texture") for s in TEXTURE_SIZES)

@@ -45,3 +45,27 @@ def set_agx(view_settings, contrast: str) -> str:
             continue
     view_settings.look = "None"
     return "None"
+
+
+def adaptive_subdivision(obj, scene, pixel_size: float, max_level: int) -> None:
+    """Cycles dices ``obj`` at render time until its edges span about ``pixel_size`` pixels from the
+    camera (never more than ``max_level`` halvings), so the material's true displacement has
+    vertices to move near the camera and stays coarse far away. A SIMPLE subdivision keeps the
+    surface where the mesh is, so what stands on the terrain still stands on it.
+
+    Blender 5.0 made adaptive subdivision a supported setting of the Subdivision Surface modifier;
+    4.x keeps it on the object's Cycles settings behind the experimental feature set."""
+    modifier = obj.modifiers.new("adaptive_subdivision", "SUBSURF")
+    modifier.subdivision_type = "SIMPLE"
+    # Levels 0: the viewport, exports and every other object that reads this one (scatter
+    # through Object Info) see the coarse mesh; only Cycles dices it.
+    modifier.levels = modifier.render_levels = 0
+    scene.cycles.max_subdivisions = max_level
+    if hasattr(modifier, "use_adaptive_subdivision"):
+        modifier.use_adaptive_subdivision = True
+        modifier.adaptive_space = "PIXEL"
+        modifier.adaptive_pixel_size = pixel_size
+    else:
+        scene.cycles.feature_set = "EXPERIMENTAL"
+        obj.cycles.use_adaptive_subdivision = True
+        obj.cycles.dicing_rate = pixel_size

@@ -5,7 +5,7 @@ Stages (each a gin configurable, each can be switched off or overridden):
 ``views`` (the framing rules cameras are chosen by).
 A binding names a stage knob (``trees.density = 0``) or a field of the stage's sampled
 parameters (``terrain.resolution = 128`` fixes TerrainParams.resolution). Scene types are
-gin files in ``configs/`` (forest, mountain, desert, arctic, meadow) on top of ``base.gin``.
+gin files in ``configs/`` (one per entry of :data:`SCENE_TYPES`) on top of ``base.gin``.
 
 Everything is sampled and validated first, from child generators of one seeded
 ``numpy.random.Generator`` (one per stage, so switching a stage off does not change the
@@ -26,7 +26,7 @@ from .configs import CONFIG_DIR
 from .params import ParamError, check, replace_checked
 
 SCENE_TYPES = ("forest", "mountain", "desert", "arctic", "meadow", "river", "coast", "plain", "canyon",
-               "snowy_mountain")
+               "snowy_mountain", "lake")
 # Appending keeps every earlier stage's random stream: stage i always gets child i of the seed.
 STAGES = ("terrain", "water", "rocks", "trees", "ground_cover", "sky", "camera", "materials", "haze", "clutter")
 
@@ -40,14 +40,24 @@ class SceneConfigError(ValueError):
 
 @gin.configurable("terrain")
 def terrain_stage(enabled=True, material="grass", shore_material=None, shore_band_m=0.6,
-                  relief_height_range=(20.0, 80.0),
+                  dicing_pixels=1.5, max_subdivisions=6, relief_height_range=(20.0, 80.0),
                   relief_wavelength_range=(300.0, 900.0), relief_ridged_range=(0.0, 0.4), **overrides):
     """``relief_*_range``: (lo, hi) the distant relief's height (m), wavelength (m) and ridging are drawn from.
-    ``shore_material``: material of terrain faces from 1 m below to ``shore_band_m`` above the water."""
+    ``shore_material``: material of terrain faces from 1 m below to ``shore_band_m`` above the water.
+    ``dicing_pixels``: Cycles subdivides the terrain at render time until an edge spans about this
+    many pixels (at most ``max_subdivisions`` halvings of a grid cell), so the material's
+    displacement is real geometry near the camera; 0 = no subdivision (bump and vertex
+    displacement only)."""
     if not isinstance(shore_band_m, (int, float)) or not 0.0 <= shore_band_m <= 20.0:
         raise SceneConfigError(f"terrain.shore_band_m = {shore_band_m!r} must be in [0, 20] m")
+    if isinstance(dicing_pixels, bool) or not isinstance(dicing_pixels, (int, float)) or \
+            not (dicing_pixels == 0 or 0.5 <= dicing_pixels <= 100):
+        raise SceneConfigError(f"terrain.dicing_pixels = {dicing_pixels!r} must be 0 (off) or in [0.5, 100] px")
+    if isinstance(max_subdivisions, bool) or not isinstance(max_subdivisions, int) or not 0 <= max_subdivisions <= 10:
+        raise SceneConfigError(f"terrain.max_subdivisions = {max_subdivisions!r} must be an integer in [0, 10]")
     return {"enabled": enabled, "material": material, "shore_material": shore_material,
-            "shore_band_m": float(shore_band_m), "overrides": overrides,
+            "shore_band_m": float(shore_band_m), "dicing_pixels": float(dicing_pixels),
+            "max_subdivisions": max_subdivisions, "overrides": overrides,
             "relief": {"relief_height": _range("terrain.relief_height_range", relief_height_range, 0.0, 3000.0),
                        "relief_wavelength": _range("terrain.relief_wavelength_range", relief_wavelength_range,
                                                    50.0, 20000.0),
@@ -490,7 +500,7 @@ def build(p: ScenePlan, scene=None) -> SceneResult:
     import bpy
 
     from ..render_gt.labels import set_label
-    from . import materials
+    from . import compat, materials
     from .generators import (
         atmosphere,
         cameras,
@@ -509,8 +519,16 @@ def build(p: ScenePlan, scene=None) -> SceneResult:
     cfg = p.config
     objects = []
     ter, sampler = terrain.build(p.terrain)
-    ter.data.materials.append(mats[cfg["terrain"]["material"]])
-    objects.append(ter)
+    grounds = [o for o in (ter, terrain.far_object(ter)) if o is not None]
+    for obj in grounds:
+        obj.data.materials.append(mats[cfg["terrain"]["material"]])
+    objects += grounds
+    ground_kinds = [cfg["terrain"]["material"]]
+    if cfg["water"]["enabled"] and cfg["terrain"]["shore_material"]:
+        ground_kinds.append(cfg["terrain"]["shore_material"])
+    displaced = any(p.material_params[k].relief.displacement > 0 for k in ground_kinds)
+    if displaced and cfg["terrain"]["dicing_pixels"] > 0 and cfg["terrain"]["max_subdivisions"] > 0:
+        compat.adaptive_subdivision(ter, scene, cfg["terrain"]["dicing_pixels"], cfg["terrain"]["max_subdivisions"])
     # Scatter only where some frame looks: view masks on the near grid (ground_cover.MASKS).
     positions, targets = cameras.trajectory(p.camera, p.n_frames, sampler)
     centres = terrain.near_face_centres(ter, p.terrain)
@@ -523,7 +541,8 @@ def build(p: ScenePlan, scene=None) -> SceneResult:
         level = sampler.world.water_level_m
         sampler.water_m = level
         if cfg["terrain"]["shore_material"]:
-            _paint_shore(ter, mats[cfg["terrain"]["shore_material"]], level, cfg["terrain"]["shore_band_m"])
+            for obj in grounds:
+                _paint_shore(obj, mats[cfg["terrain"]["shore_material"]], level, cfg["terrain"]["shore_band_m"])
         # A closed slab to the world's edge (so no view sees where it ends) and down below the
         # deepest ground: the water material's absorption needs a closed volume, and light then
         # crosses more water where it is deeper.

@@ -141,7 +141,8 @@ def test_bad_clutter_settings_fail_before_building(bpy, binding, message):
 
 
 @pytest.mark.slow
-def test_water_depth_is_the_water_surface_and_water_has_its_class(bpy, tmp_path):
+@pytest.mark.parametrize(("scene_type", "seed"), [("coast", 1), ("lake", 0)])
+def test_water_depth_is_the_water_surface_and_water_has_its_class(bpy, tmp_path, scene_type, seed):
     import json
 
     from procdream.procgen.scenes import compose
@@ -149,13 +150,14 @@ def test_water_depth_is_the_water_surface_and_water_has_its_class(bpy, tmp_path)
     from procdream.render_gt.render import render_sequence
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    r = compose("coast", 1, ["trees.density = 0"], n_frames=1)
+    # No trees or ground cover: they would hide the water this test measures.
+    r = compose(scene_type, seed, ["trees.density = 0", "ground_cover.enabled = False"], n_frames=1)
     level = r.plan.water["level_m"]
     render_sequence(bpy.context.scene, [1], tmp_path, RenderConfig(96, 72, 1, preview=False))
     frame = tmp_path / "frame_0001"
     depth, semantic = np.load(frame / "depth.npy"), np.load(frame / "semantic.npy")
     water = semantic == CATEGORIES["water"]
-    assert water.mean() > 0.05, "the coast frame should show the sea"
+    assert water.mean() > 0.05, f"the {scene_type} frame should show its water"
     cam = json.loads((frame / "camera.json").read_text())
     K, pose = np.array(cam["K"]), np.array(cam["world_from_camera"])
     h, w = depth.shape
@@ -290,3 +292,66 @@ def test_bad_placement_settings_fail_before_building(bpy, binding, message):
 
     with pytest.raises(SceneConfigError, match=re.escape(message)):
         plan("mountain", 0, [binding])
+
+
+@pytest.mark.compat
+def test_a_lake_is_a_basin_below_the_water_inside_its_wobbly_shore():
+    from procdream.procgen.generators import terrain
+
+    # water_level 0: the surface is the lowest point of the un-dug terrain, so only the lake is wet.
+    p = replace_checked(terrain.sample_params(np.random.default_rng(4)), water_level=0.0, lake_depth_m=3.0, erosion_iterations=0,
+                        resolution=64, extent_m=80.0)
+    w = terrain.WorldHeight(p)
+    a = np.radians(p.lake_angle_deg)
+    cx, cy = p.lake_distance_m * np.cos(a), p.lake_distance_m * np.sin(a)
+    ang = np.linspace(0, 2 * np.pi, 360, endpoint=False)
+    level = w.water_level_m
+    # Deepest at the centre, dry beyond the widest shore, wet inside the narrowest.
+    assert w.analytic(np.array([cx]), np.array([cy]))[0] == pytest.approx(level - p.lake_depth_m)
+    inner, outer = p.lake_radius_m * (1 - p.lake_wobble), p.lake_radius_m * (1 + p.lake_wobble)
+    ring = lambda r: w.analytic(cx + r * np.cos(ang), cy + r * np.sin(ang))  # noqa: E731
+    assert (ring(0.98 * inner) < level).all() and (ring(1.02 * outer) >= level).all()
+    # The shore wobbles: the wet radius differs by direction by more than a tenth of the radius.
+    radii = np.linspace(0.5 * inner, 1.05 * outer, 400)
+    wet = np.array([[w.analytic(np.array([cx + r * np.cos(t)]), np.array([cy + r * np.sin(t)]))[0] < level
+                     for r in radii] for t in ang[::10]])
+    shore = radii[wet.sum(axis=1) - 1]
+    assert np.ptp(shore) > 0.1 * p.lake_radius_m
+    # The near grid and the far field's function agree on the lake (one analytic basin).
+    x, y = np.meshgrid(w.coords, w.coords)
+    np.testing.assert_allclose(w.grid, w.analytic(x, y), atol=1e-9)
+    # Without lake_depth_m the terrain is untouched.
+    dry = terrain.WorldHeight(replace_checked(p, lake_depth_m=0.0))
+    assert (dry.grid >= level - 1e-9).all() and np.abs(dry.grid - w.grid).max() > 2.0
+
+
+@pytest.mark.compat
+def test_terrain_is_diced_at_render_time_and_bad_dicing_is_named(bpy):
+    from procdream.procgen.scenes import SceneConfigError, compose
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    r = compose("desert", 0, ["trees.density = 0", "ground_cover.enabled = False", "terrain.dicing_pixels = 2.0",
+                              "terrain.max_subdivisions = 5"])
+    ter = next(o for o in r.objects if o.name == "terrain")
+    mod = ter.modifiers[-1]  # Cycles dices only the last modifier adaptively
+    assert mod.type == "SUBSURF" and mod.subdivision_type == "SIMPLE"
+    scene = bpy.context.scene
+    assert scene.cycles.max_subdivisions == 5
+    if hasattr(mod, "use_adaptive_subdivision"):  # Blender 5.0
+        assert mod.use_adaptive_subdivision and mod.adaptive_space == "PIXEL" and mod.adaptive_pixel_size == 2.0
+    else:  # 4.x: the object's Cycles settings, experimental feature set
+        assert ter.cycles.use_adaptive_subdivision and ter.cycles.dicing_rate == 2.0
+        assert scene.cycles.feature_set == "EXPERIMENTAL"
+    # The terrain material moves the geometry, not only the shading normal.
+    assert ter.data.materials[0].displacement_method in {"BOTH", "DISPLACEMENT"}
+    # A ground with nothing to displace (grass) is not diced.
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    grass = next(o for o in compose("meadow", 0, ["trees.density = 0", "ground_cover.enabled = False"]).objects
+                 if o.name == "terrain")
+    assert not [m for m in grass.modifiers if m.type == "SUBSURF"]
+    n_objects = len(bpy.data.objects)
+    for binding, message in [("terrain.dicing_pixels = 0.1", "terrain.dicing_pixels = 0.1 must be 0 (off)"),
+                             ("terrain.max_subdivisions = 12", "terrain.max_subdivisions = 12 must be")]:
+        with pytest.raises(SceneConfigError, match=re.escape(message)):
+            compose("meadow", 0, [binding])
+    assert len(bpy.data.objects) == n_objects

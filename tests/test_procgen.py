@@ -190,10 +190,11 @@ def test_stages_switch_off_and_override(bpy):
                               "clutter.enabled = False", "haze.enabled = False",
                               "terrain.resolution = 24", "terrain.extent_m = 20.0"])
     names = [o.name for o in r.objects]
-    assert names == ["terrain"]
+    assert names == ["terrain", "terrain_far"]
     p = r.plan.terrain
     far_vertices = p.far_rings * 4 * (24 - 1) * p.far_subdivide
-    assert len(r.objects[0].data.vertices) == 24 * 24 + far_vertices
+    assert len(r.objects[0].data.vertices) == 24 * 24
+    assert len(r.objects[1].data.vertices) == 4 * (24 - 1) + far_vertices  # the seam's copies, then rings
     assert r.plan.trees == [] and r.plan.rocks == []
     assert bpy.context.scene.camera is not None and bpy.context.scene.world is not None
 

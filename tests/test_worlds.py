@@ -29,11 +29,22 @@ def test_far_field_shares_the_seam_and_reaches_the_world_edge(bpy):
 
     p = _mountain_like()
     obj, sampler = terrain.build(p)
+    far_obj = terrain.far_object(obj)
     n = p.resolution
-    co = np.array([v.co[:] for v in obj.data.vertices])
-    # One surface: the only open edges are the world's outer edge, and nothing is non-manifold.
+    near_co = np.array([v.co[:] for v in obj.data.vertices])
+    far_co = np.array([v.co[:] for v in far_obj.data.vertices])
+    # The far field starts on bit-exact copies of the near grid's border vertices.
+    seam = 4 * (n - 1)
+    border = np.zeros((n, n), bool)
+    border[[0, -1], :] = border[:, [0, -1]] = True
+    assert {tuple(c) for c in far_co[:seam]} == {tuple(c) for c in near_co[border.ravel()]}
+    co = np.concatenate([near_co, far_co[seam:]])
+    # Welded at exactly zero distance they are one surface: the only open edges are the world's
+    # outer edge, and nothing is non-manifold.
     bm = bmesh.new()
     bm.from_mesh(obj.data)
+    bm.from_mesh(far_obj.data)
+    bmesh.ops.remove_doubles(bm, verts=bm.verts, dist=0.0)
     open_edges = [e for e in bm.edges if len(e.link_faces) == 1]
     assert not [e for e in bm.edges if len(e.link_faces) > 2]
     assert len(open_edges) == 4 * (n - 1) * p.far_subdivide
@@ -54,7 +65,21 @@ def test_far_field_shares_the_seam_and_reaches_the_world_edge(bpy):
     # Ground cover is only distributed on the near grid.
     near = np.empty(len(obj.data.polygons), np.float32)
     obj.data.attributes[terrain.NEAR_ATTRIBUTE].data.foreach_get("value", near)
-    assert near.sum() == (n - 1) ** 2 and near[: (n - 1) ** 2].all()
+    assert len(near) == (n - 1) ** 2 and near.all()
+    far = np.empty(len(far_obj.data.polygons), np.float32)
+    far_obj.data.attributes[terrain.NEAR_ATTRIBUTE].data.foreach_get("value", far)
+    assert not far.any()
+    # Material displacement is held back along the seam on both sides and on the whole far field,
+    # so no crack can open; the near grid's interior is free to move.
+    from procdream.procgen.materials.shading import UNDISPLACED_ATTRIBUTE
+
+    held = np.empty(n * n, np.float32)
+    obj.data.attributes[UNDISPLACED_ATTRIBUTE].data.foreach_get("value", held)
+    held = held.reshape(n, n)
+    assert (held[border] == 1.0).all() and (held[3:-3, 3:-3] == 0.0).all()
+    far_held = np.empty(len(far_co), np.float32)
+    far_obj.data.attributes[UNDISPLACED_ATTRIBUTE].data.foreach_get("value", far_held)
+    assert (far_held == 1.0).all()
 
 
 @pytest.mark.compat

@@ -52,6 +52,7 @@ def sample_params(rng: np.random.Generator, trajectory: str | None = None,
 def choose(rng: np.random.Generator, n_frames: int, sampler, rules, kind: str | None = None,
            overrides=None, high_view_probability: float = 0.05):
     """Draw ``rules.candidates`` cameras (of trajectory ``kind``, or any), judge every one on its trajectory, keep the best valid one.
+    A round without any valid candidate is followed by up to ``rules.extra_rounds`` more.
 
     ``overrides`` (a callable CameraParams -> CameraParams) applies the user's fixed parameters to
     each candidate. Returns (params, judgement, number of candidates rejected). If none is valid the
@@ -65,7 +66,9 @@ def choose(rng: np.random.Generator, n_frames: int, sampler, rules, kind: str | 
     # Raised or eye-level is decided once per scene: raised views score a wider depth spread, so
     # drawing it per candidate would make them win far more often than the probability says.
     high = bool(rng.random() < high_view_probability)
-    for _ in range(rules.candidates):
+    for i in range((1 + rules.extra_rounds) * rules.candidates):
+        if i and i % rules.candidates == 0 and best[0][0]:
+            break  # a round found a valid view: more rounds only cost time
         cand = sample_params(rng, kind, high=high)
         if overrides is not None:
             cand = overrides(cand)

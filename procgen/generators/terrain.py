@@ -60,6 +60,12 @@ class TerrainParams:
     coast_angle_deg: float = param(0.0, 0.0, 360.0, "deg", "direction towards the sea, counter-clockwise from +x")
     coast_offset_m: float = param(15.0, -500.0, 500.0, "m", "shore's distance from the origin towards the sea")
     coast_width_m: float = param(40.0, 1.0, 2000.0, "m", "width of the slope from land to sea floor")
+    lake_depth_m: float = param(0.0, 0.0, 50.0, "m", "lake's deepest point below the water surface (0 = no lake)")
+    lake_radius_m: float = param(12.0, 1.0, 1000.0, "m", "mean radius of the lake's shoreline")
+    lake_distance_m: float = param(16.0, 0.0, 1000.0, "m", "lake centre's distance from the origin")
+    lake_angle_deg: float = param(0.0, 0.0, 360.0, "deg", "direction of the lake centre, counter-clockwise from +x")
+    lake_wobble: float = param(0.2, 0.0, 0.6, "", "shoreline radius varies by up to this fraction (coves, points)")
+    lake_bank_slope: float = param(0.2, 0.02, 3.0, "", "rise of the banks per metre beyond the water's edge")
 
 
 #: Per scene type these ranges are narrowed by the terrain stage (``terrain.relief_height_range`` ...).
@@ -80,8 +86,15 @@ def sample_params(rng: np.random.Generator, relief_height=None, relief_wavelengt
     rh = relief_height or RELIEF_DEFAULTS["height"]
     rw = relief_wavelength or RELIEF_DEFAULTS["wavelength"]
     rr = relief_ridged or RELIEF_DEFAULTS["ridged"]
-    return TerrainParams(**near, relief_height_m=float(rng.uniform(*rh)),
-                         relief_wavelength_m=float(rng.uniform(*rw)), relief_ridged=float(rng.uniform(*rr)))
+    relief = dict(relief_height_m=float(rng.uniform(*rh)), relief_wavelength_m=float(rng.uniform(*rw)),
+                  relief_ridged=float(rng.uniform(*rr)))
+    # Drawn last so every earlier draw (and so every lake-less scene) is unchanged. A lake only
+    # exists where a scene type binds lake_depth_m; its shore then passes 2-6 m from the origin,
+    # which the cameras circle.
+    radius = float(rng.uniform(9.0, 16.0))
+    lake = dict(lake_radius_m=radius, lake_distance_m=radius + float(rng.uniform(2.0, 6.0)),
+                lake_angle_deg=float(rng.uniform(0.0, 360.0)), lake_wobble=float(rng.uniform(0.1, 0.3)))
+    return TerrainParams(**near, **relief, **lake)
 
 
 def validate(params: TerrainParams) -> None:
@@ -134,7 +147,8 @@ class WorldHeight:
         self.grid = self._water_features(x, y, base)
 
     def _water_features(self, x, y, h):
-        """Carve the river channel and drop the land into the sea (both analytic, so seamless)."""
+        """Carve the river channel, drop the land into the sea and dig the lake (all analytic, so
+        the near grid and the far field agree)."""
         p = self.params
         if p.channel_depth_m > 0:
             a = math.radians(p.channel_angle_deg)
@@ -154,7 +168,28 @@ class WorldHeight:
             # At the shore line the land is at the water level; it falls by coast_drop_m over the width.
             t = _smoothstep(-p.coast_width_m / 2, p.coast_width_m / 2, seaward)
             h = h * (1 - t) + (self.water_level_m - p.coast_drop_m) * t
+        if p.lake_depth_m > 0:
+            h = np.minimum(h, self._lake_profile(x, y))
         return h
+
+    def _lake_profile(self, x, y):
+        """A bowl under the water inside a wobbly shoreline, then banks rising at a constant slope.
+
+        The shoreline radius is R(theta) = R (1 + wobble * n(theta)) with n the noise lattice read
+        on a circle (so it closes on itself); the bed is parabolic in the normalised radius, so
+        the lake is deepest at its centre and meets the bank at the water level without a step.
+        """
+        p = self.params
+        a = math.radians(p.lake_angle_deg)
+        dx, dy = x - p.lake_distance_m * math.cos(a), y - p.lake_distance_m * math.sin(a)
+        d = np.hypot(dx, dy)
+        theta = np.arctan2(dy, dx)
+        # fbm on a circle of radius 1.5 lattice cells: a few coves and points around the shore.
+        wobble = fbm(self._noise, 1.5 * np.cos(theta) + 101.0, 1.5 * np.sin(theta) + 57.0, 3, 0.5)
+        shore = p.lake_radius_m * (1.0 + p.lake_wobble * np.clip(wobble / 0.3, -1.0, 1.0))
+        r = d / shore
+        bed = self.water_level_m - p.lake_depth_m * (1.0 - np.minimum(r, 1.0) ** 2)
+        return np.where(r <= 1.0, bed, self.water_level_m + p.lake_bank_slope * (d - shore))
 
     def _raw(self, x, y):
         p = self.params
@@ -385,10 +420,20 @@ def far_field(params: TerrainParams, world: WorldHeight, grid_xy: np.ndarray):
 
 
 def build(params: TerrainParams, name: str = "terrain", collection=None):
-    """The terrain mesh object (near grid + far field) and its :class:`WorldSampler`."""
+    """The terrain objects and the :class:`WorldSampler`: returns (near, sampler).
+
+    ``near`` is the detailed grid; the far field (when ``far_extent_m`` > 0) is its child object
+    ``<name>_far``, built on copies of the grid's border vertices so the two meet exactly. They are
+    two objects so render-time subdivision (:func:`procgen.compat.adaptive_subdivision`) can dice
+    the near grid alone: dicing the far field's huge faces tripled render time for nothing. Along
+    the seam, and on the whole far field, the point attribute
+    :data:`procgen.materials.shading.UNDISPLACED_ATTRIBUTE` is 1, so material displacement fades
+    to zero there and opens no crack.
+    """
     import bpy
 
     from ...render_gt.labels import set_label
+    from ..materials.shading import UNDISPLACED_ATTRIBUTE
 
     world = WorldHeight(params)
     h = world.grid
@@ -399,17 +444,45 @@ def build(params: TerrainParams, name: str = "terrain", collection=None):
     idx = np.arange(n * n).reshape(n, n)
     # Counter-clockwise seen from above, so face normals point up.
     quads = np.stack([idx[:-1, :-1], idx[:-1, 1:], idx[1:, 1:], idx[1:, :-1]], axis=-1).reshape(-1, 4)
-    faces = [tuple(q) for q in quads.tolist()]
-    n_near = len(faces)
+    # Displacement held back: 1 on the border, fading to 0 two cells in.
+    edge_cells = np.minimum.reduce([idx % n, n - 1 - idx % n, idx // n, n - 1 - idx // n]).reshape(-1)
+    held = np.clip(1.0 - edge_cells / 2.0, 0.0, 1.0)
+    near = _mesh_object(name, verts, [tuple(q) for q in quads.tolist()], collection)
+    near.data.attributes.new(NEAR_ATTRIBUTE, "FLOAT", "FACE").data.foreach_set(
+        "value", np.ones(len(quads), np.float32))
+    near.data.attributes.new(UNDISPLACED_ATTRIBUTE, "FLOAT", "POINT").data.foreach_set(
+        "value", held.astype(np.float32))
+    set_label(near, "terrain")
     if params.far_extent_m > 0:
         far_verts, far_faces = far_field(params, world, grid_xy)
-        verts = np.concatenate([verts, far_verts])
-        faces += far_faces
+        # Re-index: the seam's grid vertices first (copied), then the rings.
+        loop = _boundary_loop(n)
+        remap = np.full(n * n, -1)
+        remap[loop] = np.arange(len(loop))
+        seam = len(loop)
+        faces = [tuple(int(remap[v]) if v < n * n else seam + v - n * n for v in f) for f in far_faces]
+        far = _mesh_object(f"{name}_far", np.concatenate([verts[loop], far_verts]), faces, collection)
+        far.data.attributes.new(NEAR_ATTRIBUTE, "FLOAT", "FACE")  # 0: no ground cover out there
+        far.data.attributes.new(UNDISPLACED_ATTRIBUTE, "FLOAT", "POINT").data.foreach_set(
+            "value", np.ones(len(far.data.vertices), np.float32))
+        far.parent = near
+        set_label(far, "terrain")
+    return near, WorldSampler(world)
+
+
+def far_object(near):
+    """The far-field child of a terrain built by :func:`build`, or None."""
+    return next((c for c in near.children if c.name.startswith(f"{near.name}_far")), None)
+
+
+def _mesh_object(name: str, verts: np.ndarray, faces: list, collection):
+    import bpy
+
     mesh = bpy.data.meshes.new(name)
     sizes = np.fromiter((len(f) for f in faces), np.int32, len(faces))
     loops = np.fromiter((v for f in faces for v in f), np.int32, int(sizes.sum()))
     mesh.vertices.add(len(verts))
-    mesh.vertices.foreach_set("co", verts.astype(np.float32).ravel())
+    mesh.vertices.foreach_set("co", np.asarray(verts, np.float32).ravel())
     mesh.loops.add(len(loops))
     mesh.loops.foreach_set("vertex_index", loops)
     mesh.polygons.add(len(faces))
@@ -418,16 +491,13 @@ def build(params: TerrainParams, name: str = "terrain", collection=None):
     mesh.polygons.foreach_set("use_smooth", np.ones(len(faces), bool))
     mesh.update(calc_edges=True)
     mesh.validate()
-    near = mesh.attributes.new(NEAR_ATTRIBUTE, "FLOAT", "FACE")
-    near.data.foreach_set("value", (np.arange(len(faces)) < n_near).astype(np.float32))
     obj = bpy.data.objects.new(name, mesh)
     (collection or bpy.context.scene.collection).objects.link(obj)
-    set_label(obj, "terrain")
-    return obj, WorldSampler(world)
+    return obj
 
 
 def near_face_centres(obj, params: TerrainParams) -> np.ndarray:
-    """World-space centres (m) of the near grid's faces, in face order (they come first in the mesh)."""
+    """World-space centres (m) of the near grid's faces, in face order."""
     n_near = (params.resolution - 1) ** 2
     centres = np.empty(len(obj.data.polygons) * 3, np.float32)
     obj.data.polygons.foreach_get("center", centres)
@@ -435,7 +505,8 @@ def near_face_centres(obj, params: TerrainParams) -> np.ndarray:
 
 
 def set_face_mask(obj, name: str, near_values: np.ndarray) -> None:
-    """Face attribute ``name``: ``near_values`` (0/1) on the near grid's faces, 0 on the far field."""
+    """Face attribute ``name``: ``near_values`` (0/1) on the near grid's faces (and 0 on any face
+    after them)."""
     values = np.zeros(len(obj.data.polygons), np.float32)
     values[: len(near_values)] = near_values
     attr = obj.data.attributes.get(name) or obj.data.attributes.new(name, "FLOAT", "FACE")

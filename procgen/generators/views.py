@@ -20,6 +20,8 @@ from ..params import check, param
 @dataclass
 class ViewRules:
     candidates: int = param(24, 1, 500, "", "camera candidates drawn; the best valid one is kept")
+    extra_rounds: int = param(2, 0, 20, "", "when no candidate is valid, draw up to this many more rounds "
+                              "of candidates before keeping the least bad")
     max_sky_fraction: float = param(0.45, 0.0, 1.0, "", "reject if more of the frame than this is sky")
     min_sky_fraction: float = param(0.0, 0.0, 1.0, "", "reject if less of the frame than this is sky "
                                     "(landscapes: frame the skyline, not a slope)")
@@ -28,6 +30,8 @@ class ViewRules:
     fill_distance_m: float = param(6.0, 0.0, 1000.0, "m", "a surface nearer than this 'fills' the rays it hits")
     max_fill_fraction: float = param(0.85, 0.0, 1.0, "", "reject if more of the frame than this is one near wall")
     max_water_fraction: float = param(0.55, 0.0, 1.0, "", "reject if more of the frame than this is open water")
+    min_water_fraction: float = param(0.0, 0.0, 1.0, "", "reject if less of the frame than this is open water "
+                                      "(lake and river scenes: the water is the subject)")
     horizon_tolerance_deg: float = param(1.0, 0.0, 45.0, "deg",
                                          "every ray more than this below the horizon must hit the world")
     aspect: float = param(4 / 3, 0.2, 5.0, "", "image width / height the rules are judged at")
@@ -114,6 +118,8 @@ class ViewStats:
             out.append(f"a surface within {rules.fill_distance_m} m fills {self.fill_fraction:.2f} of the frame")
         if self.water_fraction > rules.max_water_fraction:
             out.append(f"water fills {self.water_fraction:.2f} of the frame")
+        if self.water_fraction < rules.min_water_fraction:
+            out.append(f"water fills {self.water_fraction:.2f} < {rules.min_water_fraction} of the frame")
         return out
 
 

@@ -10,6 +10,10 @@ from .surface_params import Optics, Relief
 
 #: Camera distances (m) over which bump shading fades to flat.
 BUMP_FADE_M = (25.0, 120.0)
+#: Float point attribute: the share of the material's displacement a vertex must not receive
+#: (1 = none). Where two objects meet edge to edge (the terrain's near grid and far field), both
+#: carry 1 along the seam, so neither side moves and no crack opens. Absent = 0 (full displacement).
+UNDISPLACED_ATTRIBUTE = "procdream_undisplaced"
 
 
 def _node(nw: NodeWrangler, bl_idname: str):
@@ -22,8 +26,11 @@ def relief_normal(nw: NodeWrangler, material: bpy.types.Material, output, layers
     """The shading normal. With displacement, coarse height moves the geometry and only fine
     detail is bumped; without, both are bumped."""
     if relief.displacement > 0.0:
+        held = nw.new_node("ShaderNodeAttribute", attrs={"attribute_type": "GEOMETRY",
+                                                         "attribute_name": UNDISPLACED_ATTRIBUTE})
+        scale = nw.math("MULTIPLY", relief.displacement, nw.math("SUBTRACT", 1.0, held.outputs["Fac"]))
         displace = nw.new_node("displacement", input_kwargs={
-            "Height": layers.coarse, "Midlevel": 0.5 * relief.macro_weight, "Scale": relief.displacement})
+            "Height": layers.coarse, "Midlevel": 0.5 * relief.macro_weight, "Scale": scale})
         nw.connect(displace, output.inputs["Displacement"])
         # BOTH: real displacement where the mesh is dense enough, bump for what it cannot resolve.
         material.displacement_method = "BOTH"
