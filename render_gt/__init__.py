@@ -5,7 +5,7 @@ and ``loader`` work without Blender; ``render``/``render_sequence`` and ``labels
 """
 
 from .config import RenderConfig
-from .loader import FrameDataset, load_frame
+from .loader import FrameDataset, load_frame, load_instances
 
 
 def __getattr__(name):
@@ -17,4 +17,4 @@ def __getattr__(name):
     raise AttributeError(name)
 
 
-__all__ = ["FrameDataset", "RenderConfig", "load_frame", "render_sequence"]
+__all__ = ["FrameDataset", "RenderConfig", "load_frame", "load_instances", "render_sequence"]

@@ -11,8 +11,10 @@ switched on mid-session. Pass names read back from the EXR go through :func:`fin
 from __future__ import annotations
 
 import bpy
+import numpy as np
 
 from ..procgen.compat import node_tree
+from . import boxes, labels
 
 
 def set_image_format(settings, file_format: str, color_depth: str, color_mode: str | None = None,
@@ -85,21 +87,103 @@ def _instance_paths(depsgraph, hosts: set[str]):
 
 
 def top_level_instance_transforms(obj, depsgraph) -> list[list[list[float]]]:
-    """Object-space 4x4 transform of each top-level instance of ``obj``, in instance order.
-    On Blender < 4.4 they come from the depsgraph, which only lists what renders: exact for
-    instances of objects or single meshes, not for instances that hold further instances."""
+    """Object-space 4x4 transform of each top-level instance of ``obj``, in instance order (see
+    :func:`top_level_instance_boxes` for how each Blender release is read)."""
+    world, _, _ = top_level_instance_boxes(obj, depsgraph)
+    inverse = np.linalg.inv(np.array(obj.matrix_world))
+    return [(inverse @ m).tolist() for m in world]
+
+
+def _positions(component) -> np.ndarray:
+    if component is None or "position" not in component.attributes:
+        return np.zeros((0, 3))
+    data = component.attributes["position"].data
+    out = np.empty(len(data) * 3, np.float32)
+    data.foreach_get("vector", out)
+    return out.reshape(-1, 3)
+
+
+def _reference_box(ref) -> np.ndarray | None:
+    """Local (2, 3) box of a geometry-nodes instance reference (Blender 4.4+): an object, a
+    collection (its objects, relative to its instance offset) or a geometry set (its points,
+    nested instances included)."""
+    if isinstance(ref, bpy.types.Object):
+        return boxes.grow(boxes.of_points([list(c) for c in ref.bound_box]), labels.max_displacement(ref))
+    if isinstance(ref, bpy.types.Collection):
+        offset = np.array(ref.instance_offset)
+        return boxes.union(boxes.transform(boxes.of_points([list(c) for c in o.bound_box]), o.matrix_world) - offset
+                           for o in ref.all_objects if o.type in {"MESH", "CURVE", "CURVES", "POINTCLOUD", "VOLUME"})
+    parts = [boxes.of_points(_positions(getattr(ref, name, None))) for name in ("mesh", "pointcloud", "curves")]
+    nested = ref.instances_pointcloud()
+    if nested is not None:
+        parts += [t[1] for t in _instances_of_geometry(ref, nested)]
+    return boxes.union(parts)
+
+
+def _instances_of_geometry(geometry, points):
+    """(object-space 4x4, world-or-local box in the geometry's space) of each top-level instance."""
+    refs = [_reference_box(r) for r in geometry.instance_references()]
+    n = len(points.points)
+    index = np.zeros(n, np.int32)
+    if ".reference_index" in points.attributes:
+        points.attributes[".reference_index"].data.foreach_get("value", index)
+    matrices = np.empty(n * 16, np.float32)
+    points.attributes["instance_transform"].data.foreach_get("value", matrices)
+    # Flattened column by column (mathutils' memory order): transpose to rows.
+    matrices = matrices.reshape(n, 4, 4).transpose(0, 2, 1)
+    out = []
+    for m, k in zip(matrices, index, strict=True):
+        local = refs[k] if 0 <= k < len(refs) else None
+        out.append((m, boxes.transform(local, m), local))
+    return out
+
+
+def top_level_instance_boxes(obj, depsgraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each top-level geometry-nodes instance of ``obj``, in instance order: its world
+    transform (n, 4, 4), its world-space box (n, 2, 3) and its box in its own frame (n, 2, 3),
+    metres. A box of an instance without geometry is NaN.
+
+    Blender 4.4+ reads the evaluated geometry (transforms and references: exact); older releases
+    read the depsgraph's rendered instances, whose leaves are unioned per top-level instance."""
     evaluated = obj.evaluated_get(depsgraph)
-    if hasattr(evaluated, "evaluated_geometry"):  # Blender 4.4+
+    to_world = np.array(obj.matrix_world)
+    if hasattr(evaluated, "evaluated_geometry"):
         geometry = evaluated.evaluated_geometry()
         points = geometry.instances_pointcloud()
-        if points is None:
-            return []
-        return [[list(row) for row in item.value] for item in points.attributes["instance_transform"].data]
-    inverse = obj.matrix_world.inverted()
-    first: dict[int, object] = {}
-    for _, path, matrix in _instance_paths(depsgraph, {obj.name}):
-        first.setdefault(path[-1], matrix)
-    return [[list(row) for row in inverse @ matrix] for matrix in first.values()]
+        rows = [] if points is None else _instances_of_geometry(geometry, points)
+        transforms = [to_world @ m for m, _, _ in rows]
+        worlds = [boxes.transform(w, to_world) for _, w, _ in rows]
+        locals_ = [loc for _, _, loc in rows]
+    else:
+        transforms, worlds, locals_ = _depsgraph_instance_boxes(obj, depsgraph)
+    nan = np.full((2, 3), np.nan)
+    return (np.array(transforms, float).reshape(-1, 4, 4),
+            np.array([nan if w is None else w for w in worlds], float).reshape(-1, 2, 3),
+            np.array([nan if b is None else b for b in locals_], float).reshape(-1, 2, 3))
+
+
+def _depsgraph_instance_boxes(obj, depsgraph):
+    """Blender < 4.4: per top-level instance (first-seen order of its path), the first leaf's
+    world matrix, and the boxes of all its leaves (world, and in that leaf's frame)."""
+    first: dict[int, np.ndarray] = {}
+    leaves: dict[int, list] = {}
+    for _, inst in hosted_instances(depsgraph, {obj.name}):
+        path = [v for v in tuple(inst.persistent_id) if v != 2**31 - 1]
+        if not path:
+            continue
+        top = path[-1]
+        matrix = np.array(inst.matrix_world)
+        first.setdefault(top, matrix)
+        local = boxes.grow(boxes.of_points([list(c) for c in inst.object.bound_box]),
+                           labels.max_displacement(inst.object))
+        leaves.setdefault(top, []).append(boxes.transform(local, matrix))
+    transforms, worlds, locals_ = [], [], []
+    for top, matrix in first.items():
+        world = boxes.union(leaves[top])
+        transforms.append(matrix)
+        worlds.append(world)
+        locals_.append(boxes.transform(world, np.linalg.inv(matrix)))
+    return transforms, worlds, locals_
 
 
 def material_node_tree(material):

@@ -105,3 +105,57 @@ def normals_to_camera(normal_world: np.ndarray, world_from_camera: np.ndarray, K
             n[missing] = normals_from_depth(depth, K)[missing]
     n[background] = 0.0
     return n.astype(np.float32)
+
+
+def visible_instances(instance: np.ndarray, semantic_of_id: np.ndarray) -> list[dict]:
+    """Each instance id seen in a frame (background excluded), in id order: ``id``,
+    ``semantic_id``, ``pixels`` (count) and ``bbox`` [x_min, y_min, x_max, y_max] in pixel edges
+    (columns x_min .. x_max - 1, rows y_min .. y_max - 1; x right, y down)."""
+    rows, cols = np.nonzero(instance)
+    if not len(rows):
+        return []
+    ids, inverse, counts = np.unique(instance[rows, cols], return_inverse=True, return_counts=True)
+    n = len(ids)
+    x0 = np.full(n, np.iinfo(np.int64).max)
+    y0 = np.full(n, np.iinfo(np.int64).max)
+    x1 = np.zeros(n, np.int64)
+    y1 = np.zeros(n, np.int64)
+    np.minimum.at(x0, inverse, cols)
+    np.minimum.at(y0, inverse, rows)
+    np.maximum.at(x1, inverse, cols + 1)
+    np.maximum.at(y1, inverse, rows + 1)
+    return [{"id": int(i), "semantic_id": int(semantic_of_id[i]), "pixels": int(c), "bbox": [int(a), int(b), int(c2), int(d)]}
+            for i, c, a, b, c2, d in zip(ids, counts, x0, y0, x1, y1, strict=True)]
+
+
+def flow_from_depth(depth: np.ndarray, K: np.ndarray, world_from_camera: np.ndarray, K_to: np.ndarray,
+                    world_from_camera_to: np.ndarray, instance: np.ndarray | None = None,
+                    motion_of_id: np.ndarray | None = None) -> np.ndarray:
+    """Optical flow (float32 HxWx2, pixels, +u right, +v down) to another frame, by reprojection.
+
+    Each pixel's surface point (depth along the pixel centre's ray, OpenCV axes) is moved by its
+    instance's rigid world motion ``motion_of_id[instance]`` (4x4 per id, identity for static
+    ones; None = everything static) and projected into the other camera (K_to,
+    world_from_camera_to). Flow is that position minus the pixel centre: exact for rigid
+    motion. 0 on background; NaN where the point lies behind the other camera (no image there).
+    """
+    h, w = depth.shape
+    hit = np.isfinite(depth)
+    rays = pixel_rays(K, w, h)[hit]
+    cam = rays * depth[hit][:, None].astype(np.float64)
+    world = cam @ world_from_camera[:3, :3].T + world_from_camera[:3, 3]
+    if motion_of_id is not None and instance is not None:
+        m = motion_of_id[instance[hit].astype(np.int64)]
+        world = np.einsum("nij,nj->ni", m[:, :3, :3], world) + m[:, :3, 3]
+    to = np.linalg.inv(world_from_camera_to)
+    other = world @ to[:3, :3].T + to[:3, 3]
+    z = other[:, 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        proj = other @ np.asarray(K_to, float).T
+        uv = proj[:, :2] / z[:, None]
+    rows, cols = np.nonzero(hit)
+    flow = np.zeros((h, w, 2), np.float32)
+    delta = uv - np.stack([cols + 0.5, rows + 0.5], axis=-1)
+    delta[z <= 1e-9] = np.nan
+    flow[rows, cols] = delta
+    return flow

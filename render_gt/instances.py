@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 
 import bpy
 import numpy as np
-from mathutils import Vector
 
 from ..procgen.nodes import NodeWrangler, node_group
-from . import compat, labels
+from . import boxes, compat, labels
 
 #: ``Object.pass_index`` is a short: at most this many objects (instances are not limited).
 MAX_OBJECTS = 32767
@@ -58,8 +57,41 @@ class ObjectRecord:
 
 
 @dataclass
+class InstanceBoxes:
+    """Every id of one object: its own geometry (row 0) and each geometry-nodes instance.
+    world_from_instance (n, 4, 4); box (n, 2, 3) in the instance's own frame and aabb (n, 2, 3)
+    in the world, metres, at the first frame; NaN where an id renders nothing."""
+
+    world_from_instance: np.ndarray
+    box: np.ndarray
+    aabb: np.ndarray
+
+
+@dataclass
 class InstanceTable:
     records: list[ObjectRecord] = field(default_factory=list)
+    #: Per record (same order): the boxes of its ids.
+    boxes: list[InstanceBoxes] = field(default_factory=list)
+
+    def instance_arrays(self) -> dict[str, np.ndarray]:
+        """Columns of the scene's instances.npz, one row per id 1..N in id order (see README)."""
+        ids, objects, semantic, transforms, box, aabb = [], [], [], [], [], []
+        for i, (r, b) in enumerate(zip(self.records, self.boxes, strict=True)):
+            n = 1 + r.instances
+            ids.append(np.arange(r.instance_id, r.instance_id + n, dtype=np.uint32))
+            objects.append(np.full(n, i, np.int32))
+            semantic.append(np.full(n, r.semantic_id, np.uint16))
+            transforms.append(b.world_from_instance)
+            box.append(b.box)
+            aabb.append(b.aabb)
+        if not ids:
+            return {"instance_id": np.zeros(0, np.uint32), "object": np.zeros(0, np.int32),
+                    "semantic_id": np.zeros(0, np.uint16), "world_from_instance": np.zeros((0, 4, 4), np.float32),
+                    "box": np.zeros((0, 2, 3), np.float32), "aabb": np.zeros((0, 2, 3), np.float32)}
+        return {"instance_id": np.concatenate(ids), "object": np.concatenate(objects),
+                "semantic_id": np.concatenate(semantic),
+                "world_from_instance": np.concatenate(transforms).astype(np.float32),
+                "box": np.concatenate(box).astype(np.float32), "aabb": np.concatenate(aabb).astype(np.float32)}
 
     def base_of_ordinal(self) -> np.ndarray:
         """uint32 array: pass index (ordinal) -> the object's base instance id; 0 -> 0."""
@@ -77,9 +109,48 @@ class InstanceTable:
         return lut
 
 
-def _world_aabb(obj) -> list[list[float]]:
-    corners = np.array([obj.matrix_world @ Vector(c) for c in obj.bound_box])
-    return [corners.min(axis=0).round(6).tolist(), corners.max(axis=0).round(6).tolist()]
+def _own_box(obj, depsgraph) -> np.ndarray | None:
+    """Local box of what ``obj`` renders itself (not its instances), grown by its materials'
+    displacement; None when it renders no geometry of its own (a pure instancer)."""
+    evaluated = obj.evaluated_get(depsgraph)
+    data = getattr(evaluated, "data", None)
+    if obj.type == "MESH" and (data is None or len(data.vertices) == 0):
+        return None
+    return boxes.grow(boxes.of_points([list(c) for c in evaluated.bound_box]), labels.max_displacement(obj))
+
+
+def _object_boxes(obj, parts, count: int, depsgraph) -> InstanceBoxes:
+    """The boxes of an object's ids: its own geometry and its parts' (row 0), then its instances."""
+    nan = np.full((2, 3), np.nan)
+    to_world = np.array(obj.matrix_world)
+    own = boxes.union(boxes.transform(_own_box(o, depsgraph), o.matrix_world) for o in (obj, *parts))
+    local = boxes.transform(own, np.linalg.inv(to_world))
+    transforms = [to_world[None]]
+    world = [(nan if own is None else own)[None]]
+    box = [(nan if local is None else local)[None]]
+    if count:
+        t, w, b = compat.top_level_instance_boxes(obj, depsgraph)
+        if len(t) != count:
+            raise labels.LabelError(f"object {obj.name!r}: {len(t)} instance transforms for {count} instances")
+        transforms.append(t)
+        world.append(w)
+        box.append(b)
+        if own is None:
+            # A pure instancer's own id still marks pixels of instances Cycles could not tell
+            # apart (no instance AOV there), so its row covers everything the object renders.
+            every = boxes.union(list(w[np.isfinite(w).all(axis=(1, 2))]))
+            if every is not None:
+                world[0] = every[None]
+                box[0] = boxes.transform(every, np.linalg.inv(to_world))[None]
+    return InstanceBoxes(np.concatenate(transforms), np.concatenate(box), np.concatenate(world))
+
+
+def _record_aabb(boxes: InstanceBoxes) -> list[list[float]]:
+    """World box (m) around everything an object renders: its geometry and all its instances."""
+    finite = boxes.aabb[np.isfinite(boxes.aabb).all(axis=(1, 2))]
+    if not len(finite):
+        return [[0.0] * 3, [0.0] * 3]
+    return [finite[:, 0].min(axis=0).round(6).tolist(), finite[:, 1].max(axis=0).round(6).tolist()]
 
 
 def _instance_counts(objs, depsgraph) -> dict[str, int]:
@@ -157,27 +228,43 @@ def assign_instances(scene) -> InstanceTable:
     names, so they do not depend on creation order.
     """
     # Atmosphere (haze) is hidden from the ground-truth render and has no id.
-    objs = sorted((o for o in scene.objects
-                   if o.type in RENDERABLE and not o.hide_render and not labels.is_atmosphere(o)),
-                  key=lambda o: o.name)
+    visible = [o for o in scene.objects if o.type in RENDERABLE and not o.hide_render and not labels.is_atmosphere(o)]
+    names = {o.name for o in visible}
+    # Parts of a visible whole share its ordinal and record; a part whose whole is hidden is its own.
+    parts = [o for o in visible if labels.part_of(o) is not None and labels.part_of(o).name in names]
+    objs = sorted((o for o in visible if o not in parts), key=lambda o: o.name)
     if len(objs) > MAX_OBJECTS:
         raise labels.LabelError(f"{len(objs)} renderable objects; the Object Index pass carries at most "
                                 f"{MAX_OBJECTS} (use geometry-nodes instances for more)")
     depsgraph = bpy.context.evaluated_depsgraph_get()
     table = InstanceTable()
     next_id = 1
-    counts = _instance_counts(objs, depsgraph)
-    for ordinal, obj in enumerate(objs, start=1):
+    counts = _instance_counts(objs + parts, depsgraph)
+    for part in parts:
+        if counts[part.name]:
+            raise labels.LabelError(f"object {part.name!r} is part of {labels.part_of(part).name!r} but has "
+                                    f"geometry-nodes instances, which would need ids of their own")
+    parts_of: dict[str, list] = {}
+    for part in parts:
+        parts_of.setdefault(labels.part_of(part).name, []).append(part)
+    for obj in objs:
+        if counts[obj.name] > MAX_INSTANCES_PER_OBJECT:
+            raise labels.LabelError(f"object {obj.name!r} has {counts[obj.name]} instances; at most "
+                                    f"{MAX_INSTANCES_PER_OBJECT} can be told apart")
+    # Boxes first: tagging an instancer below changes its modifiers, and the evaluated geometry
+    # read here would then no longer be evaluated.
+    id_boxes = [_object_boxes(obj, parts_of.get(obj.name, ()), counts[obj.name], depsgraph) for obj in objs]
+    for ordinal, (obj, ids) in enumerate(zip(objs, id_boxes, strict=True), start=1):
         category = labels.category_of(obj)
         count = counts[obj.name]
-        if count > MAX_INSTANCES_PER_OBJECT:
-            raise labels.LabelError(f"object {obj.name!r} has {count} instances; at most "
-                                    f"{MAX_INSTANCES_PER_OBJECT} can be told apart")
         obj.pass_index = ordinal
+        for part in parts_of.get(obj.name, ()):
+            part.pass_index = ordinal
         if count:
             _tag_instancer(obj)
         table.records.append(ObjectRecord(next_id, obj.name, category, labels.CATEGORIES[category],
-                                          labels.is_static(obj), _world_aabb(obj), count))
+                                          labels.is_static(obj), _record_aabb(ids), count))
+        table.boxes.append(ids)
         next_id += 1 + count
     for obj in scene.objects:
         if obj.type in RENDERABLE and (obj.hide_render or labels.is_atmosphere(obj)):

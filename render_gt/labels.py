@@ -11,6 +11,11 @@ CATEGORY_PROP = "procdream_category"
 STATIC_PROP = "procdream_static"
 #: Volumes of air (haze, fog): rendered in RGB, hidden from the ground-truth render, never numbered.
 ATMOSPHERE_PROP = "procdream_atmosphere"
+#: A pointer to another object whose instance this object's geometry belongs to.
+PART_OF_PROP = "procdream_part_of"
+#: On a material: the farthest (m) its displacement can move a surface. 3D boxes grow by it, so
+#: they cover what renders, not only the undisplaced mesh.
+DISPLACEMENT_PROP = "procdream_max_displacement_m"
 
 #: Stable semantic ids. Extend only by appending: dataset users key their classes on these.
 CATEGORIES: dict[str, int] = {
@@ -63,6 +68,29 @@ def category_of(obj) -> str:
 
 def is_static(obj) -> bool:
     return bool(obj.get(STATIC_PROP, True))
+
+
+def set_part_of(obj, whole) -> None:
+    """Make ``obj``'s geometry part of ``whole``'s instance: the same instance and semantic id in
+    every pass and one scene.json record, whose box covers both. For one thing split into
+    objects for rendering reasons (the terrain's near grid and far field)."""
+    obj[PART_OF_PROP] = whole  # an ID pointer: survives renaming
+    set_label(obj, category_of(whole), is_static(whole))
+
+
+def part_of(obj):
+    """The object ``obj`` is part of (see :func:`set_part_of`), or None."""
+    return obj.get(PART_OF_PROP)
+
+
+def set_max_displacement(material, metres: float) -> None:
+    material[DISPLACEMENT_PROP] = float(metres)
+
+
+def max_displacement(obj) -> float:
+    """The largest :data:`DISPLACEMENT_PROP` over ``obj``'s materials (0 when none declares one)."""
+    return max((float(slot.material.get(DISPLACEMENT_PROP, 0.0)) for slot in getattr(obj, "material_slots", ())
+                if slot.material is not None), default=0.0)
 
 
 def set_atmosphere(obj) -> None:

@@ -25,7 +25,8 @@ def _read_png(path: Path) -> np.ndarray:
 def load_frame(path: str | Path) -> dict[str, np.ndarray]:
     """Load one ``frame_NNNN`` folder. Missing flows (first/last frame) are simply absent.
 
-    Also returns ``K`` (3x3) and ``world_from_camera`` (4x4) as float64 arrays.
+    Also returns ``K`` (3x3) and ``world_from_camera`` (4x4) as float64 arrays, and ``instances``:
+    the visible instances' ids, semantic ids, pixel counts and 2D boxes (instances.json).
     """
     path = Path(path)
     if not (path / "camera.json").is_file():
@@ -38,7 +39,22 @@ def load_frame(path: str | Path) -> dict[str, np.ndarray]:
     cam = json.loads((path / "camera.json").read_text())
     frame["K"] = np.array(cam["K"], dtype=np.float64)
     frame["world_from_camera"] = np.array(cam["world_from_camera"], dtype=np.float64)
+    if (path / "instances.json").is_file():
+        frame["instances"] = json.loads((path / "instances.json").read_text())["instances"]
     return frame
+
+
+def load_instances(scene_dir: str | Path) -> dict[str, np.ndarray]:
+    """A scene's ``instances.npz``: one row per instance id, in id order. Columns: ``instance_id``
+    uint32, ``object`` int32 (row of scene.json's ``objects``), ``semantic_id`` uint16,
+    ``world_from_instance`` float32 (n, 4, 4), ``box`` float32 (n, 2, 3) in the instance's own
+    frame and ``aabb`` float32 (n, 2, 3) in the world, metres, at the first frame (NaN where an id
+    renders nothing of its own). ``box`` under ``world_from_instance`` is the oriented 3D box."""
+    path = Path(scene_dir) / "instances.npz"
+    if not path.is_file():
+        raise FileNotFoundError(f"{scene_dir} has no instances.npz (not a rendered ProcDream scene folder)")
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
 
 
 class FrameDataset:

@@ -2,7 +2,10 @@
 
 Per frame, Cycles renders the view layer twice with persistent data on, so the scene is
 synced (and its BVH built) once: first at the configured samples for rgb.png, then at 1
-sample per pixel for the Depth, Vector, Normal and Object Index passes. Cycles takes the first
+sample per pixel for the Depth, Normal and Object Index passes. Optical flow reprojects each
+pixel's depth into the neighbouring frames' cameras, moving it with its object's rigid motion
+(exact for rigid scenes, and all of ours are); only a moving object that can change shape brings
+back the Vector pass, which makes Cycles sync the neighbouring frames too. Cycles takes the first
 sample at the pixel centre, so every ground-truth channel is a point sample of the same
 surface and none blends two surfaces at an edge. Atmosphere objects (haze, marked with
 ``labels.set_atmosphere``) shade the RGB image only: camera rays ignore them in the ground-truth
@@ -26,6 +29,9 @@ import numpy as np
 from . import camera, compat, convert, instances, labels, preview, writer
 from .config import RenderConfig
 from .exr import read_multilayer
+
+#: Per scene: one row per instance id (see README, "Ground truth").
+INSTANCES_FILE = "instances.npz"
 
 
 class RenderSetupError(ValueError):
@@ -85,16 +91,64 @@ def prepare(scene, cfg: RenderConfig) -> None:
     layer.pass_alpha_threshold = 0.5
 
 
-DATA_PASSES = ("use_pass_z", "use_pass_vector", "use_pass_normal", "use_pass_object_index")
+DATA_PASSES = ("use_pass_z", "use_pass_normal", "use_pass_object_index")
 
 
-def _data_passes(layer, on: bool) -> None:
-    # Off for the RGB render: the Vector pass makes Cycles evaluate the scene at the
-    # neighbouring frames (measured with scripts/bench.py: 4.26 vs 3.93 s per meadow frame).
-    # Blender 4.x cannot switch it on again without losing the motion (see compat).
-    on = on or not compat.data_passes_toggle_safely()
+def _data_passes(layer, on: bool, vector: bool) -> None:
+    """Data passes off for the RGB render, on for the ground-truth one. The Vector pass only when
+    flow cannot come from depth (``vector``): it makes Cycles sync the scene at the neighbouring
+    frames, which cost the ground truth 1.35x an RGB-only render (scripts/bench.py). Blender 4.x
+    cannot switch it on again without losing the motion (see compat), so there it stays on."""
     for attr in DATA_PASSES:
         setattr(layer, attr, on)
+    layer.use_pass_vector = vector and (on or not compat.data_passes_toggle_safely())
+
+
+@dataclass
+class MotionTrack:
+    """What flow by reprojection needs, per frame of a sequence and its neighbours: the camera
+    record (K, world_from_camera) and the world matrix (4x4) of every object that moves."""
+
+    cameras: dict[int, dict]
+    moving: dict[int, dict[str, np.ndarray]]
+    #: instance ids (lo, hi inclusive) of each moving object, by name.
+    ids: dict[str, tuple[int, int]]
+    n_ids: int
+
+    def motion_of_id(self, frame: int, to: int) -> np.ndarray | None:
+        """(n_ids + 1, 4, 4) world motion of each id from ``frame`` to ``to``; None if nothing moves."""
+        if not self.ids:
+            return None
+        out = np.broadcast_to(np.eye(4), (self.n_ids + 1, 4, 4)).copy()
+        for name, (lo, hi) in self.ids.items():
+            out[lo:hi + 1] = self.moving[to][name] @ np.linalg.inv(self.moving[frame][name])
+        return out
+
+
+def _needs_vector_pass(scene, table: instances.InstanceTable) -> list[str]:
+    """Names of moving objects whose geometry may change shape (shape keys, or modifiers other
+    than the instance tag): their flow is not a rigid motion, so the Vector pass must measure it."""
+    out = []
+    for r in table.records:
+        obj = scene.objects[r.name]
+        if r.static:
+            continue
+        keys = getattr(getattr(obj, "data", None), "shape_keys", None)
+        if keys is not None or any(m.name != instances.TAG_MODIFIER for m in obj.modifiers):
+            out.append(r.name)
+    return out
+
+
+def _track(scene, frames: list[int], table: instances.InstanceTable) -> MotionTrack:
+    """Camera and moving objects at every frame of ``frames`` and one either side."""
+    moving = {r.name: (r.instance_id, r.instance_id + r.instances) for r in table.records if not r.static}
+    cameras, matrices = {}, {}
+    for f in range(frames[0] - 1, frames[-1] + 2):
+        scene.frame_set(f)
+        cameras[f] = camera.camera_record(scene, scene.camera, f)
+        matrices[f] = {name: np.array(scene.objects[name].matrix_world, float) for name in moving}
+    total = table.records[-1].instance_id + table.records[-1].instances if table.records else 0
+    return MotionTrack(cameras, matrices, moving, total)
 
 
 def _save_render_png(scene, path: Path) -> np.ndarray:
@@ -135,14 +189,14 @@ class _RenderedFrame:
 
 
 def _render_passes(scene, frame: int, frame_dir: Path, cfg: RenderConfig, *, forward: bool,
-                   backward: bool) -> _RenderedFrame:
+                   backward: bool, vector: bool = True) -> _RenderedFrame:
     """The part that needs bpy: the RGB render, then the 1-spp ground-truth render."""
     scene.frame_set(frame)
     staged = writer.staging_dir(frame_dir)
     cycles = scene.cycles
     layer = _layer(scene)
     cycles.samples, cycles.use_denoising = cfg.samples, cfg.denoise
-    _data_passes(layer, False)
+    _data_passes(layer, False, vector)
     bpy.ops.render.render(write_still=False, scene=scene.name)
     rgb = _save_render_png(scene, staged / "rgb.png")
     exr_path = staged / "passes.exr"
@@ -150,7 +204,7 @@ def _render_passes(scene, frame: int, frame_dir: Path, cfg: RenderConfig, *, for
     # A scratch file, read back at once: compression would be wasted time.
     compat.set_image_format(scene.render.image_settings, "OPEN_EXR_MULTILAYER", "32", exr_codec="NONE")
     cycles.samples, cycles.use_denoising = 1, False
-    _data_passes(layer, True)
+    _data_passes(layer, True, vector)
     # Volumes scatter camera rays before they reach a surface, and even their boundaries shift the
     # 1-spp random sequence at alpha-cut leaves, so camera rays ignore the atmosphere in the
     # ground-truth render (measured on meadow: every pass bit-identical to no haze). Ray visibility,
@@ -171,8 +225,25 @@ def _render_passes(scene, frame: int, frame_dir: Path, cfg: RenderConfig, *, for
                           camera.camera_record(scene, scene.camera, frame), forward, backward)
 
 
+def _flows(job: _RenderedFrame, depth: np.ndarray, instance: np.ndarray, background: np.ndarray,
+           track: MotionTrack | None) -> tuple[np.ndarray, np.ndarray]:
+    """(forward, backward) flow: by reprojection of depth with the camera and rigid object
+    motion when a track is given, else from the Vector pass."""
+    if track is None:
+        return convert.flows_from_vector(compat.find_pass(job.passes, job.layer, "Vector"), background)
+    f = job.camera["frame"]
+    here = track.cameras[f]
+    out = []
+    for to in (f + 1, f - 1):
+        other = track.cameras[to]
+        out.append(convert.flow_from_depth(depth, np.array(here["K"]), np.array(here["world_from_camera"]),
+                                           np.array(other["K"]), np.array(other["world_from_camera"]), instance,
+                                           track.motion_of_id(f, to)))
+    return out[0], out[1]
+
+
 def _finish_frame(job: _RenderedFrame, table: instances.InstanceTable, lut: np.ndarray,
-                  cfg: RenderConfig) -> Path:
+                  cfg: RenderConfig, track: MotionTrack | None = None) -> Path:
     """Passes -> ground truth files, then commit the frame folder. bpy-free."""
     gt = job.layer
     K = np.array(job.camera["K"])
@@ -182,7 +253,7 @@ def _finish_frame(job: _RenderedFrame, table: instances.InstanceTable, lut: np.n
                                     table.base_of_ordinal(), table.instance_counts())
     background = instance == 0
     depth = convert.depth_from_pass(compat.find_pass(job.passes, gt, "Depth"), instance)
-    fwd, bwd = convert.flows_from_vector(compat.find_pass(job.passes, gt, "Vector"), background)
+    fwd, bwd = _flows(job, depth, instance, background, track)
     normal = convert.normals_to_camera(compat.find_pass(job.passes, gt, "Normal"), pose, K, background, depth)
     semantic = lut[instance]
 
@@ -194,6 +265,7 @@ def _finish_frame(job: _RenderedFrame, table: instances.InstanceTable, lut: np.n
     for name, array in arrays.items():
         writer.save_npy(job.staged / f"{name}.npy", array)
     writer.save_json(job.staged / "camera.json", job.camera)
+    writer.save_json(job.staged / "instances.json", {"instances": convert.visible_instances(instance, lut)})
     if cfg.preview:
         tiles = {**arrays, "rgb": job.rgb}
         writer.save_png(job.staged / "preview.png", preview.compose(tiles))
@@ -232,20 +304,28 @@ def render_sequence(scene, frames: list[int], scene_dir: str | Path, cfg: Render
     # The AOV pass costs ~2% render time (scripts/bench.py): only when instances need it.
     instances.set_aov_pass(_layer(scene), any(r.instances for r in table.records))
     lut = table.semantic_lut()
+    deforming = _needs_vector_pass(scene, table)
+    # Rigid scenes (all of ours): flow by reprojecting depth, exact and without the Vector pass.
+    track = None if deforming else _track(scene, frames, table)
     info = dict(scene_info or {})
+    info["flow"] = {"method": "vector_pass" if deforming else "reprojection", "deforming": deforming}
     info.update({
         "objects": [r.to_json() for r in table.records],
         "categories": dict(labels.CATEGORIES),
         "frames": list(frames),
         "render": {"width": cfg.width, "height": cfg.height, "samples": cfg.samples, "gt_samples": 1},
     })
+    # Every id's record (object, class, transform and boxes at the first frame): compact columns
+    # beside scene.json, which stays readable with tens of thousands of instances.
+    writer.save_npz(out / INSTANCES_FILE, **table.instance_arrays())
+    info["instances_file"] = INSTANCES_FILE
     done: list[Path] = []
     # Writing the files on a worker thread while Cycles renders the next frame was measured
     # (scripts/bench.py, 2 cores): no gain, since Cycles already uses every core.
     for i, frame in enumerate(frames):
         job = _render_passes(scene, frame, out / f"frame_{frame:04d}", cfg,
-                             forward=i < len(frames) - 1, backward=i > 0)
-        done.append(_finish_frame(job, table, lut, cfg))
+                             forward=i < len(frames) - 1, backward=i > 0, vector=bool(deforming))
+        done.append(_finish_frame(job, table, lut, cfg, track))
         if progress:
             progress(len(done), len(frames))
     writer.save_json(out / "scene.json", info)

@@ -141,3 +141,43 @@ def test_zero_normals_on_surface_pixels_fall_back_to_the_depth_map():
     for r, c in ((3, 5), (0, 0), (h - 1, 17)):
         np.testing.assert_allclose(n[r, c], plane_n, atol=1e-4)
     assert (convert.normals_to_camera(normal_pass, np.eye(4), K, background)[3, 5] == 0).all()
+
+
+def test_flow_from_depth_matches_a_known_camera_move_and_a_rigid_object_move():
+    # A fronto-parallel plane 4 m away; the camera moves 0.5 m right: every pixel flows
+    # -f * 0.5 / 4 px in u. An object moving 0.2 m down (world -y is image down... here OpenCV
+    # y down = world +y with an identity pose) shifts by +f * 0.2 / 4 px in v.
+    w, h, f = 32, 24, 30.0
+    K = np.array([[f, 0, w / 2], [0, f, h / 2], [0, 0, 1.0]])
+    depth = np.full((h, w), 4.0, np.float32)
+    depth[:2] = np.inf  # background rows
+    pose = np.eye(4)
+    moved = np.eye(4)
+    moved[0, 3] = 0.5
+    flow = convert.flow_from_depth(depth, K, pose, K, moved)
+    np.testing.assert_allclose(flow[2:, :, 0], -f * 0.5 / 4.0, atol=1e-4)
+    np.testing.assert_allclose(flow[2:, :, 1], 0.0, atol=1e-4)
+    assert (flow[:2] == 0).all()
+    instance = np.ones((h, w), np.uint32)
+    instance[:, w // 2:] = 2
+    motion = np.broadcast_to(np.eye(4), (3, 4, 4)).copy()
+    motion[2, 1, 3] = 0.2
+    flow = convert.flow_from_depth(depth, K, pose, K, pose, instance, motion)
+    np.testing.assert_allclose(flow[2:, : w // 2], 0.0, atol=1e-5)
+    np.testing.assert_allclose(flow[2:, w // 2:, 1], f * 0.2 / 4.0, atol=1e-4)
+    # A point behind the other camera has no flow: NaN, not a wrapped-around projection.
+    behind = np.eye(4)
+    behind[2, 3] = 5.0
+    assert np.isnan(convert.flow_from_depth(depth, K, pose, K, behind)[5, 5]).all()
+
+
+def test_visible_instances_lists_ids_boxes_and_pixel_counts():
+    inst = np.zeros((5, 6), np.uint32)
+    inst[1:3, 2:5] = 7
+    inst[4, 0] = 3
+    lut = np.zeros(8, np.uint16)
+    lut[7], lut[3] = 2, 5
+    assert convert.visible_instances(inst, lut) == [
+        {"id": 3, "semantic_id": 5, "pixels": 1, "bbox": [0, 4, 1, 5]},
+        {"id": 7, "semantic_id": 2, "pixels": 6, "bbox": [2, 1, 5, 3]}]
+    assert convert.visible_instances(np.zeros((2, 2), np.uint32), lut) == []

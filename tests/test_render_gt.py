@@ -150,9 +150,11 @@ def test_frame_layout_and_loader_types(bpy, tmp_path):
     frames = render(scene, tmp_path, frames=(1, 2))
     first = tmp_path / "scene" / "frame_0001"
     assert sorted(p.name for p in first.iterdir()) == [
-        "camera.json", "depth.npy", "flow_forward.npy", "instance.npy", "normal.npy", "preview.png",
-        "rgb.png", "semantic.npy"]
+        "camera.json", "depth.npy", "flow_forward.npy", "instance.npy", "instances.json", "normal.npy",
+        "preview.png", "rgb.png", "semantic.npy"]
     assert not [p for p in (tmp_path / "scene").iterdir() if p.name.startswith(".")]
+    assert sorted(p.name for p in (tmp_path / "scene").iterdir()) == [
+        "frame_0001", "frame_0002", "instances.npz", "scene.json"]
     f = frames[0]
     assert f["rgb"].shape == (H, W, 3) and f["rgb"].dtype == np.uint8
     assert f["instance"].dtype == np.uint32 and f["semantic"].dtype == np.uint16
@@ -302,3 +304,41 @@ def test_collection_instances_get_their_instancers_ids(bpy, tmp_path):
     # Nothing rendered is left as background: the view is filled by terrain and cover.
     assert (f["instance"] != 0).mean() > 0.5 and np.array_equal(f["instance"] == 0, ~np.isfinite(f["depth"]))
     assert hosts[0].name == "grass_cover"
+
+
+def test_a_part_shares_its_wholes_instance_and_box(bpy, tmp_path):
+    # Two planes side by side, the second declared part of the first (as the terrain's far field
+    # is of its near grid): every pixel of either carries one id, and scene.json has one row.
+    scene = gt_scenes.empty_scene()
+    gt_scenes.add_camera(scene, (0.0, -6.0, 4.0), rotation_deg=(55.0, 0.0, 0.0))
+    near = gt_scenes.add_plane("near", size=2.0, location=(-1.0, 0.0, 0.0))
+    far = gt_scenes.add_plane("far", size=2.0, location=(1.0, 0.0, 0.0))
+    labels.set_part_of(far, near)
+    gt_scenes.add_sphere("ball", radius=0.3, location=(0.0, 0.0, 0.3))
+    (f,) = render(scene, tmp_path)
+    info = json.loads((tmp_path / "scene" / "scene.json").read_text())
+    rows = {o["name"]: o for o in info["objects"]}
+    assert set(rows) == {"near", "ball"}
+    ground = rows["near"]["instance_id"]
+    np.testing.assert_allclose(rows["near"]["aabb"], [[-2, -1, 0], [2, 1, 0]], atol=1e-5)
+    # Pixels on either plane (told apart by where they unproject) carry the one ground id.
+    hit = f["instance"] == ground
+    pts = (pixel_rays(f["K"], W, H)[hit] * f["depth"][hit, None]) @ f["world_from_camera"][:3, :3].T \
+        + f["world_from_camera"][:3, 3]
+    assert (pts[:, 0] < -0.05).sum() > 20 and (pts[:, 0] > 0.05).sum() > 20
+    assert np.abs(pts[:, 2]).max() < 1e-3  # both on z = 0: no other surface got the id
+    assert set(np.unique(f["instance"])) == {0, ground, rows["ball"]["instance_id"]}
+    # A part with instances of its own cannot share one id: named.
+    mod = far.modifiers.new("scatter", "NODES")
+    from procdream.procgen.nodes import NodeWrangler
+
+    tree = bpy.data.node_groups.new("one_instance", "GeometryNodeTree")
+    nw = NodeWrangler(tree)
+    cube = nw.new_node("GeometryNodeMeshCube")
+    inst = nw.new_node("GeometryNodeInstanceOnPoints", input_kwargs={"Points": cube, "Instance": cube})
+    out = nw.new_node("NodeGroupOutput")
+    tree.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
+    nw.connect(inst, out.inputs[0])
+    mod.node_group = tree
+    with pytest.raises(labels.LabelError, match="'far' is part of 'near' but has geometry-nodes instances"):
+        instances.assign_instances(scene)

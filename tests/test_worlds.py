@@ -9,7 +9,7 @@ import re
 
 import numpy as np
 import pytest
-from world_checks import assert_world_frame
+from world_checks import assert_diverse, assert_world_frame
 
 from procdream.procgen.generators import cameras, sky, terrain, views
 from procdream.procgen.params import replace_checked
@@ -223,13 +223,15 @@ def _render(bpy, scene_type, seed, out, params=(), frames=2, size=(80, 60)):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("scene_type", SCENE_TYPES)
-def test_every_frame_reaches_the_horizon_with_little_sky(bpy, tmp_path, scene_type):
+def test_every_frame_reaches_the_horizon_with_little_sky_and_shows_four_classes(bpy, tmp_path, scene_type):
     # One seed here; tests/test_versions.py checks another (seed 3) through the dataset CLI, on
     # every supported Blender.
     seed = 0
-    out = _render(bpy, scene_type, seed, tmp_path / f"s{seed}")
-    for frame in ("frame_0001", "frame_0002"):
-        assert_world_frame(out / frame, scene_type, f"{scene_type} {seed} {frame}")
+    # 120x90: at 80x60 a class needs 24 px to count, which drops a boulder 40 m away.
+    out = _render(bpy, scene_type, seed, tmp_path / f"s{seed}", size=(120, 90))
+    figures = [assert_world_frame(out / frame, scene_type, f"{scene_type} {seed} {frame}")
+               for frame in ("frame_0001", "frame_0002")]
+    assert_diverse(figures, f"{scene_type} seed {seed}")
     info = json.loads((out / "scene.json").read_text())
     assert not any(o["name"] == "haze" for o in info["objects"])  # atmosphere has no id
 

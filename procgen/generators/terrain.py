@@ -430,9 +430,8 @@ def build(params: TerrainParams, name: str = "terrain", collection=None):
     :data:`procgen.materials.shading.UNDISPLACED_ATTRIBUTE` is 1, so material displacement fades
     to zero there and opens no crack.
     """
-    import bpy
 
-    from ...render_gt.labels import set_label
+    from ...render_gt.labels import set_label, set_part_of
     from ..materials.shading import UNDISPLACED_ATTRIBUTE
 
     world = WorldHeight(params)
@@ -466,7 +465,7 @@ def build(params: TerrainParams, name: str = "terrain", collection=None):
         far.data.attributes.new(UNDISPLACED_ATTRIBUTE, "FLOAT", "POINT").data.foreach_set(
             "value", np.ones(len(far.data.vertices), np.float32))
         far.parent = near
-        set_label(far, "terrain")
+        set_part_of(far, near)  # one terrain instance in the ground truth
     return near, WorldSampler(world)
 
 

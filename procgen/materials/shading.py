@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bpy
 
+from ...render_gt.labels import set_max_displacement
 from ..nodes import NodeWrangler
 from .surface_layers import Layers
 from .surface_params import Optics, Relief
@@ -34,6 +35,9 @@ def relief_normal(nw: NodeWrangler, material: bpy.types.Material, output, layers
         nw.connect(displace, output.inputs["Displacement"])
         # BOTH: real displacement where the mesh is dense enough, bump for what it cannot resolve.
         material.displacement_method = "BOTH"
+        # Coarse height is macro (in [0, 1]) plus patch heights (in [-1, 1]), midlevel in [0, 0.5]:
+        # |height - midlevel| <= 2, so the surface moves at most twice Scale.
+        set_max_displacement(material, 2.0 * relief.displacement)
         height = layers.fine
     else:
         material.displacement_method = "BUMP"

@@ -41,6 +41,8 @@ def parser() -> argparse.ArgumentParser:
     what.add_argument("--gin-param", action="append", default=[], metavar="BINDING",
                       help="gin binding, e.g. 'trees.density = 0.3' (repeatable)")
     what.add_argument("--no-frame-previews", action="store_true", help="skip the per-frame preview.png")
+    what.add_argument("--coco", nargs="?", type=Path, const=True, default=None, metavar="FILE",
+                      help="also write a COCO instance file of the finished scenes (default OUT/coco.json)")
     how = p.add_argument_group("how to run")
     how.add_argument("--workers", type=int, default=None,
                      help="local worker processes (default 1; 0 renders in this process, without crash isolation)")
@@ -73,6 +75,13 @@ def settings(args: argparse.Namespace) -> tuple[DatasetConfig, RunOptions]:
                       retry_failed=args.retry_failed, overwrite=args.overwrite, progress=not args.quiet)
     cfg.validate()
     opts.validate()
+    if args.coco not in (None, True):
+        from .. import coco
+
+        try:
+            coco.check_output(args.coco)  # before rendering, not after hours of it
+        except coco.CocoExportError as exc:
+            raise DatasetConfigError(f"--coco: {exc}") from None
     return cfg, opts
 
 
@@ -96,4 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     print(summary.line(), flush=True)
     if summary.contact_sheet:
         print(f"contact sheet: {summary.contact_sheet}", flush=True)
+    if args.coco is not None:
+        from .. import coco
+
+        try:
+            written = coco.export(cfg.out, None if args.coco is True else args.coco)
+        except coco.CocoExportError as exc:
+            p.exit(2, f"{p.prog}: error: {exc}\n")
+        print(f"coco: {written['file']} ({written['images']} images, {written['annotations']} annotations)", flush=True)
     return 0 if summary.ok else 1
