@@ -583,7 +583,10 @@ def build(p: ScenePlan, scene=None) -> SceneResult:
         if card is not None and not card.data.materials:
             card.data.materials.append(mats[cfg["trees"]["leaf_material"]])
         if trunk is not None:
-            obstacles.append(_aabb(trunk))
+            # The camera keeps clear of the stem, not of the crown's box: a broadleaf's box spans
+            # metres beyond its crown_radius_m, and a camera inside it was lifted above the tree
+            # (meadow seed 0 with 2 frames: 17 m up, a frame of far grass and sky).
+            obstacles.append(_stem_box(place))
             if place.snow is not None:
                 cap = snow_cover.build(place.snow, trunk, material=mats[cfg["trees"]["snow_material"]])
                 objects += [cap] if cap is not None else []
@@ -636,6 +639,13 @@ def _aabb(obj):
     bpy.context.view_layer.update()
     corners = np.array([obj.matrix_world @ Vector(c) for c in obj.bound_box])
     return corners.min(axis=0), corners.max(axis=0)
+
+
+def _stem_box(place: Placement):
+    """World AABB (m) of a tree's stem column: trunk radius plus 0.2 m around, ground to top."""
+    x, y, z = place.location
+    half = float(getattr(place.params, "trunk_radius_m", 0.2)) + 0.2
+    return np.array([x - half, y - half, z]), np.array([x + half, y + half, z + float(place.params.height_m)])
 
 
 def _tree_objects(built) -> dict:

@@ -23,7 +23,8 @@ from procdream.render_gt.dataset.seeds import scene_seed
 SCRIPT = ROOT / "scripts" / "gen_dataset.py"
 # 2 scenes x 3 frames at 64x48 (the end-to-end size); 2 spp keeps the RGB cheap.
 ARGS = ["--scenes", "2", "--frames", "3", "--resolution", "64", "48", "--samples", "2", "--seed", "7", "--quiet"]
-FRAME_FILES = {"rgb.png", "depth.npy", "normal.npy", "instance.npy", "semantic.npy", "camera.json", "preview.png"}
+FRAME_FILES = {"rgb.png", "depth.npy", "normal.npy", "instance.npy", "semantic.npy", "camera.json", "instances.json",
+               "preview.png"}
 
 
 def gen(out: Path, *extra: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -245,7 +246,8 @@ def test_overwrite_replaces_only_what_a_run_made_and_never_a_running_dataset(tmp
     assert proc.returncode == 0, proc.stderr[-2000:]
     m = manifest(out)
     assert m["config"]["frames"] == 2 and m["scenes"][0]["attempts"] == 1
-    assert sorted(p.name for p in (out / "scene_000000").iterdir()) == ["frame_0001", "frame_0002", "scene.json"]
+    assert sorted(p.name for p in (out / "scene_000000").iterdir()) == ["frame_0001", "frame_0002", "instances.npz",
+                                                                        "scene.json"]
     assert (out / "notes.txt").read_text() == "mine"
 
 
