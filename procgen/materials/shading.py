@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from ...render_gt.labels import set_max_displacement
+from ...render_gt.labels import ALPHA_NODE, set_max_displacement
 from ..nodes import NodeWrangler
 from .surface_layers import Layers
 from .surface_params import Optics, Relief
@@ -77,6 +77,7 @@ def shade(nw: NodeWrangler, material: bpy.types.Material, layers: Layers, optics
         # A Transparent BSDF mix cuts every lobe (translucency too), unlike the Principled Alpha input.
         clear = nw.new_node("ShaderNodeBsdfTransparent")
         surface = nw.new_node("mix_shader", input_kwargs={"Fac": alpha, 1: clear, 2: surface})
+        surface.name = ALPHA_NODE  # the ground truth reads the opacity here (render_gt.instances)
     nw.connect(surface, output.inputs["Surface"])
     if optics.absorption_density > 0.0:
         volume = nw.new_node("ShaderNodeVolumeAbsorption", input_kwargs={
