@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,14 +95,17 @@ def prepare(scene, cfg: RenderConfig) -> None:
 DATA_PASSES = ("use_pass_z", "use_pass_normal", "use_pass_object_index")
 
 
-def _data_passes(layer, on: bool, vector: bool) -> None:
-    """Data passes off for the RGB render, on for the ground-truth one. The Vector pass only when
-    flow cannot come from depth (``vector``): it makes Cycles sync the scene at the neighbouring
-    frames, which cost the ground truth 1.35x an RGB-only render (scripts/bench.py). Blender 4.x
-    cannot switch it on again without losing the motion (see compat), so there it stays on."""
+def _data_passes(layer, gt: bool, vector: bool) -> None:
+    """Passes for the RGB render (``gt`` False) and the ground-truth one. Depth, Normal and Object
+    Index stay on for both: they leave Combined bit-identical and cost no measurable time, while
+    switching them makes Cycles update its film between the two renders of every frame. The
+    Vector pass only when flow cannot come from depth (``vector``): it makes Cycles sync the
+    scene at the neighbouring frames, which cost the ground truth 1.35x an RGB-only render
+    (scripts/bench.py). Blender 4.x cannot switch it on again without losing the motion (see
+    compat), so there it stays on."""
     for attr in DATA_PASSES:
-        setattr(layer, attr, on)
-    layer.use_pass_vector = vector and (on or not compat.data_passes_toggle_safely())
+        setattr(layer, attr, True)
+    layer.use_pass_vector = vector and (gt or not compat.data_passes_toggle_safely())
 
 
 @dataclass
@@ -180,7 +184,8 @@ class _RenderedFrame:
 
     staged: Path
     final: Path
-    passes: dict[str, np.ndarray]
+    #: the ground-truth render's multilayer EXR, read (and removed unless kept) by _finish_frame.
+    exr: Path
     layer: str
     rgb: np.ndarray
     camera: dict
@@ -218,19 +223,16 @@ def _render_passes(scene, frame: int, frame_dir: Path, cfg: RenderConfig, *, for
         for obj in air:
             obj.visible_camera = True
         cycles.samples, cycles.use_denoising = cfg.samples, cfg.denoise
-    passes = read_multilayer(exr_path)
-    if not cfg.keep_exr:
-        exr_path.unlink()
-    return _RenderedFrame(staged, frame_dir, passes, _layer(scene).name, rgb,
+    return _RenderedFrame(staged, frame_dir, exr_path, _layer(scene).name, rgb,
                           camera.camera_record(scene, scene.camera, frame), forward, backward)
 
 
-def _flows(job: _RenderedFrame, depth: np.ndarray, instance: np.ndarray, background: np.ndarray,
-           track: MotionTrack | None) -> tuple[np.ndarray, np.ndarray]:
+def _flows(job: _RenderedFrame, passes: dict[str, np.ndarray], depth: np.ndarray, instance: np.ndarray,
+           background: np.ndarray, track: MotionTrack | None) -> tuple[np.ndarray, np.ndarray]:
     """(forward, backward) flow: by reprojection of depth with the camera and rigid object
     motion when a track is given, else from the Vector pass."""
     if track is None:
-        return convert.flows_from_vector(compat.find_pass(job.passes, job.layer, "Vector"), background)
+        return convert.flows_from_vector(compat.find_pass(passes, job.layer, "Vector"), background)
     f = job.camera["frame"]
     here = track.cameras[f]
     out = []
@@ -244,17 +246,21 @@ def _flows(job: _RenderedFrame, depth: np.ndarray, instance: np.ndarray, backgro
 
 def _finish_frame(job: _RenderedFrame, table: instances.InstanceTable, lut: np.ndarray,
                   cfg: RenderConfig, track: MotionTrack | None = None) -> Path:
-    """Passes -> ground truth files, then commit the frame folder. bpy-free."""
+    """Passes -> ground truth files, then commit the frame folder. bpy-free, so it may run on a
+    worker thread while Cycles renders the next frame."""
+    passes = read_multilayer(job.exr)
+    if not cfg.keep_exr:
+        job.exr.unlink()
     gt = job.layer
     K = np.array(job.camera["K"])
     pose = np.array(job.camera["world_from_camera"])
-    instance = convert.instance_ids(compat.find_pass(job.passes, gt, "Object Index"),
-                                    job.passes.get(f"{gt}.{instances.AOV_NAME}"),
+    instance = convert.instance_ids(compat.find_pass(passes, gt, "Object Index"),
+                                    passes.get(f"{gt}.{instances.AOV_NAME}"),
                                     table.base_of_ordinal(), table.instance_counts())
     background = instance == 0
-    depth = convert.depth_from_pass(compat.find_pass(job.passes, gt, "Depth"), instance)
-    fwd, bwd = _flows(job, depth, instance, background, track)
-    normal = convert.normals_to_camera(compat.find_pass(job.passes, gt, "Normal"), pose, K, background, depth)
+    depth = convert.depth_from_pass(compat.find_pass(passes, gt, "Depth"), instance)
+    fwd, bwd = _flows(job, passes, depth, instance, background, track)
+    normal = convert.normals_to_camera(compat.find_pass(passes, gt, "Normal"), pose, K, background, depth)
     semantic = lut[instance]
 
     arrays = {"depth": depth, "normal": normal, "instance": instance, "semantic": semantic}
@@ -279,8 +285,11 @@ def render_frame(scene, frame: int, frame_dir: str | Path, cfg: RenderConfig,
     ``forward``/``backward`` say whether flow to the next/previous frame is written (the
     dataset omits forward flow on the last frame and backward flow on the first).
     """
-    job = _render_passes(scene, frame, Path(frame_dir), cfg, forward=forward, backward=backward)
-    return _finish_frame(job, table, table.semantic_lut(), cfg)
+    deforming = _needs_vector_pass(scene, table)
+    track = None if deforming else _track(scene, [frame], table)
+    job = _render_passes(scene, frame, Path(frame_dir), cfg, forward=forward, backward=backward,
+                         vector=bool(deforming))
+    return _finish_frame(job, table, table.semantic_lut(), cfg, track)
 
 
 def render_sequence(scene, frames: list[int], scene_dir: str | Path, cfg: RenderConfig,
@@ -320,12 +329,20 @@ def render_sequence(scene, frames: list[int], scene_dir: str | Path, cfg: Render
     writer.save_npz(out / INSTANCES_FILE, **table.instance_arrays())
     info["instances_file"] = INSTANCES_FILE
     done: list[Path] = []
-    # Writing the files on a worker thread while Cycles renders the next frame was measured
-    # (scripts/bench.py, 2 cores): no gain, since Cycles already uses every core.
-    for i, frame in enumerate(frames):
-        job = _render_passes(scene, frame, out / f"frame_{frame:04d}", cfg,
-                             forward=i < len(frames) - 1, backward=i > 0, vector=bool(deforming))
-        done.append(_finish_frame(job, table, lut, cfg, track))
+    # Cycles syncs the scene on one thread (on meadow, ~0.8 s of every render goes to its
+    # per-instance sync: py-spy), so one frame's files are written on a worker thread while the
+    # next frame renders; bpy releases the GIL while rendering. One frame in flight at most.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="procdream-gt") as pool:
+        pending = None
+        for i, frame in enumerate(frames):
+            job = _render_passes(scene, frame, out / f"frame_{frame:04d}", cfg,
+                                 forward=i < len(frames) - 1, backward=i > 0, vector=bool(deforming))
+            if pending is not None:
+                done.append(pending.result())
+                if progress:
+                    progress(len(done), len(frames))
+            pending = pool.submit(_finish_frame, job, table, lut, cfg, track)
+        done.append(pending.result())
         if progress:
             progress(len(done), len(frames))
     writer.save_json(out / "scene.json", info)
