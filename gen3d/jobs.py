@@ -56,6 +56,10 @@ class UnknownJob(KeyError):
     """No job with this id (never submitted, or pruned from the history)."""
 
 
+class QueueFull(RuntimeError):
+    """As many jobs are waiting as the queue holds (``max_queued``); the client should retry later."""
+
+
 @dataclass
 class JobKind:
     """A kind of job the engine can run.
@@ -230,8 +234,15 @@ class JobQueue:
     """
 
     def __init__(self, work_dir: str | Path, device: str = "cpu", keep: int = 32,
-                 kinds: dict[str, JobKind] | None = None, mesh_limits: MeshLimits | None = None):
+                 kinds: dict[str, JobKind] | None = None, mesh_limits: MeshLimits | None = None,
+                 max_queued: int = 64, max_file_bytes: int = 2**31, dry_run: bool = False):
+        """``max_queued``: jobs waiting (not running) at most; ``max_file_bytes``: the largest result
+        file :meth:`file_path` hands out; ``dry_run``: jobs are validated and queued as usual, then
+        finish at once without running (result ``{"dry_run": true}``), for contract and load tests."""
         self.work_dir = Path(work_dir)
+        self.dry_run = bool(dry_run)
+        self.max_queued = max(1, int(max_queued))
+        self.max_file_bytes = int(max_file_bytes)
         self.jobs_dir = self.work_dir / "jobs"
         self.device = device
         self.keep = max(1, int(keep))
@@ -272,6 +283,9 @@ class JobQueue:
         with self._cond:
             if self._closed:
                 raise QueueClosed("the engine is shutting down and takes no more jobs")
+            if len(self._pending) >= self.max_queued:
+                raise QueueFull(f"{len(self._pending)} jobs are already waiting, the most this engine queues "
+                                "(--max-queued); retry when one has finished, or cancel one")
             self._jobs[job.id] = job
             self._pending.append(job)
             self._cond.notify_all()
@@ -328,17 +342,23 @@ class JobQueue:
                 if not p.name.startswith(".") and p.is_file() and not p.is_symlink()]
 
     def file_path(self, job_id: str, name: str) -> Path:
-        """The path of one result file; refuses anything but a plain file name in ``out_dir``."""
+        """The path of one result file. Refuses (ValidationError naming ``name``) anything but a plain
+        file name, and a file over ``max_file_bytes``; FileNotFoundError for a missing file, a
+        symlink, or a path that resolves outside the job's folder."""
         with self._lock:
             out_dir = self._get(job_id).out_dir
         if (not name or name != Path(name).name or name.startswith(".") or "/" in name or "\\" in name
-                or "\0" in name):
+                or "\0" in name or Path(name).is_absolute()):
             raise ValidationError("name", f"{name!r} is not a plain result file name")
-        if out_dir is None:
+        if out_dir is None or out_dir.is_symlink():
             raise FileNotFoundError(name)
         path = out_dir / name
-        if path.is_symlink() or not path.is_file():
+        if path.is_symlink() or not path.is_file() or path.resolve().parent != out_dir.resolve():
             raise FileNotFoundError(name)
+        size = path.stat().st_size
+        if size > self.max_file_bytes:
+            raise ValidationError("name", f"{name} is {size} bytes, more than the {self.max_file_bytes} bytes this "
+                                          "engine serves in one download (--max-file-mib)")
         return path
 
     def close(self, timeout: float = 10.0) -> bool:
@@ -377,7 +397,7 @@ class JobQueue:
         try:
             job.out_dir.mkdir(parents=True, exist_ok=True)
             ctx.check_cancelled()
-            result = job.kind.run(job.params, job.mesh, ctx)
+            result = {"dry_run": True} if self.dry_run else job.kind.run(job.params, job.mesh, ctx)
             result = {} if result is None else result
             try:
                 if not isinstance(result, dict):

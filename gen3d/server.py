@@ -23,7 +23,10 @@ POST /v1/shutdown                            202; the server stops after answeri
 ===========================================  ====================================================
 
 Every error body is ``{"error": {"field": <dotted name or null>, "message": ...}}``, plus a
-``detail`` list when several fields were wrong.
+``detail`` list when several fields were wrong. Besides 401/403 (token) and 404 (no such job),
+the limits answer: 413 for a request body over ``--max-body-mib``, 429 (with Retry-After) when
+``--max-queued`` jobs are waiting, 422 for a result file over ``--max-file-mib``; 503 while the
+engine shuts down. The OpenAPI document (:mod:`.contract`) lists them per route.
 """
 
 from __future__ import annotations
@@ -39,18 +42,22 @@ import signal
 import socket
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
-from .jobs import KINDS, JobQueue, QueueClosed, UnknownJob, load_builtin_kinds
+from . import contract
+from .contract import error_responses
+from .jobs import KINDS, JobQueue, QueueClosed, QueueFull, UnknownJob, load_builtin_kinds
 from .validate import MAX_PROMPT_CHARS, TEXTURE_SIZES, MeshLimits, ValidationError
 
 PROTOCOL = 1
@@ -91,12 +98,59 @@ class BearerAuth:
         await response(scope, receive, send)
 
 
-class SubmitRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")  # a misspelt "parmas" must not be ignored
+class BodyLimit:
+    """ASGI middleware: a request body over ``max_bytes`` is answered 413 before the app sees it.
 
-    kind: str = Field(description="a job kind listed by GET /v1/info")
-    params: dict[str, Any] = Field(default_factory=dict, description="validated by the kind's params schema")
-    mesh: dict[str, Any] | None = Field(None, description="wire mesh: positions, faces, optional uv_faces")
+    The body is read here (up to the cap) and replayed to the app, so a declared Content-Length
+    over the cap is refused without reading, and a chunked body is cut off at the cap.
+    """
+
+    def __init__(self, app: Any, max_bytes: int):
+        self.app = app
+        self.max_bytes = int(max_bytes)
+
+    def _too_large(self, size: str) -> JSONResponse:
+        return error_response(413, "body", f"the request body is {size}, more than the {self.max_bytes} bytes "
+                              "this engine accepts (--max-body-mib); decimate the mesh or send fewer faces")
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = next((value for key, value in scope["headers"] if key == b"content-length"), None)
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            await self._too_large(f"{int(length)} bytes")(scope, receive, send)
+            return
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._too_large("larger")(scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body, sent = b"".join(chunks), False
+
+        async def replay() -> dict:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """Request-size limits of the HTTP layer (the queue holds the job and file limits)."""
+
+    #: A body this big holds a mesh at the default face limit, base64-encoded with UVs.
+    max_body_bytes: int = 256 * 2**20
 
 
 def _request_field(loc: tuple) -> str:
@@ -107,12 +161,21 @@ def _request_field(loc: tuple) -> str:
     return ".".join(parts) or "body"
 
 
-def create_app(token: str, queue: JobQueue, device: str,
-               on_shutdown: Callable[[], None] | None = None) -> FastAPI:
-    """The FastAPI app over a running :class:`JobQueue`; ``on_shutdown`` is called by /v1/shutdown."""
+def create_app(token: str, queue: JobQueue, device: str, on_shutdown: Callable[[], None] | None = None,
+               limits: ServerLimits = ServerLimits()) -> FastAPI:
+    """The FastAPI app over a running :class:`JobQueue`; ``on_shutdown`` is called by /v1/shutdown.
+
+    Its OpenAPI document (``/v1/openapi.json``) lists every status each route answers with the
+    error body's schema, and job submission as the union of the kinds registered when the app is
+    created (see :mod:`.contract`).
+    """
     app = FastAPI(title="ProcDream engine", version=__version__, openapi_url=None, docs_url=None,
                   redoc_url=None)
+    # Added last = outermost: the token is checked before any body is read.
+    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
     app.add_middleware(BearerAuth, token=token)
+    auth = (401, 403)
+    job_errors = error_responses(*auth, 404)
 
     @app.exception_handler(ValidationError)
     async def _validation(_request, exc: ValidationError):
@@ -134,52 +197,80 @@ def create_app(token: str, queue: JobQueue, device: str,
     async def _closed(_request, exc: QueueClosed):
         return error_response(503, None, str(exc))
 
+    @app.exception_handler(QueueFull)
+    async def _full(_request, exc: QueueFull):
+        return error_response(429, None, str(exc), headers={"Retry-After": "5"})
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request, exc: StarletteHTTPException):
         return error_response(exc.status_code, None, str(exc.detail), headers=exc.headers)
 
-    @app.get("/v1/info")
+    @app.get("/v1/info", response_model=contract.Info, responses=error_responses(*auth))
     def info() -> dict:
-        limits = queue.mesh_limits
+        mesh = queue.mesh_limits
         return {"version": __version__, "protocol": PROTOCOL, "device": device, "pid": os.getpid(),
                 "kinds": {name: kind.info() for name, kind in sorted(queue.kinds.items())},
                 "queue": queue.counts(),
-                "limits": {"max_faces": limits.max_faces, "max_vertices": limits.max_vertices,
-                           "max_prompt_chars": MAX_PROMPT_CHARS, "texture_sizes": list(TEXTURE_SIZES)}}
+                "limits": {"max_faces": mesh.max_faces, "max_vertices": mesh.max_vertices,
+                           "max_prompt_chars": MAX_PROMPT_CHARS, "texture_sizes": list(TEXTURE_SIZES),
+                           "max_body_bytes": limits.max_body_bytes, "max_queued_jobs": queue.max_queued,
+                           "max_file_bytes": queue.max_file_bytes},
+                "dry_run": queue.dry_run}
 
     @app.get("/v1/openapi.json", include_in_schema=False)
     def openapi() -> dict:
         return app.openapi()
 
-    @app.post("/v1/jobs", status_code=202)
-    def submit(request: SubmitRequest) -> dict:
-        # A plain def runs in the thread pool: decoding a large mesh must not block the event loop.
-        return {"id": queue.submit(request.kind, request.params, request.mesh), "state": "queued"}
+    @app.post("/v1/jobs", status_code=202, response_model=contract.Submitted,
+              responses=error_responses(*auth, 413, 422, 429, 503))
+    async def submit(request: Request) -> dict:
+        # The body is validated by the kind's own models (queue.submit), which is also what the
+        # published JobRequest schema is built from; FastAPI's validation would name fields its way.
+        raw = await request.body()
+        try:
+            body = json.loads(raw) if raw.strip() else None
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise ValidationError("body", f"not valid JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise ValidationError("body", "must be a JSON object: {\"kind\": ..., \"params\": {...}, "
+                                          "\"mesh\": ...}")
+        unknown = sorted(set(body) - {"kind", "params", "mesh"})
+        if unknown:
+            raise ValidationError(unknown[0], "unknown field; a job request has kind, params and mesh")
+        if "kind" not in body:
+            raise ValidationError("kind", "is required: one of the kinds listed by GET /v1/info")
+        # Decoding a large mesh must not block the event loop.
+        job_id = await run_in_threadpool(queue.submit, body["kind"], body.get("params", {}), body.get("mesh"))
+        return {"id": job_id, "state": "queued"}
 
-    @app.get("/v1/jobs")
+    @app.get("/v1/jobs", response_model=contract.JobList, responses=error_responses(*auth))
     def list_jobs() -> dict:
         return {"jobs": queue.jobs()}
 
-    @app.get("/v1/jobs/{job_id}")
+    @app.get("/v1/jobs/{job_id}", response_model=contract.JobStatus, responses=job_errors)
     def status(job_id: str) -> dict:
         return queue.status(job_id)
 
-    @app.get("/v1/jobs/{job_id}/preview")
+    @app.get("/v1/jobs/{job_id}/preview", response_class=Response, responses={
+        200: {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+              "description": "the latest preview image"}, **job_errors})
     def preview(job_id: str) -> Response:
         png = queue.preview(job_id)
         if png is None:
             return error_response(404, "preview", "the job has not published a preview yet")
         return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
-    @app.post("/v1/jobs/{job_id}/cancel")
+    @app.post("/v1/jobs/{job_id}/cancel", response_model=contract.JobStatus, responses=job_errors)
     def cancel(job_id: str) -> dict:
         return queue.cancel(job_id)
 
-    @app.get("/v1/jobs/{job_id}/files")
+    @app.get("/v1/jobs/{job_id}/files", response_model=contract.FileList, responses=job_errors)
     def files(job_id: str) -> dict:
         return {"files": queue.files(job_id)}
 
-    @app.get("/v1/jobs/{job_id}/files/{name}")
+    @app.get("/v1/jobs/{job_id}/files/{name}", response_class=FileResponse, responses={
+        200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+              "description": "the file's bytes"}, **error_responses(*auth, 404, 422)})
     def download(job_id: str, name: str) -> Response:
         try:
             path = queue.file_path(job_id, name)
@@ -187,13 +278,23 @@ def create_app(token: str, queue: JobQueue, device: str,
             return error_response(404, "name", f"job {job_id} has no result file {name!r}")
         return FileResponse(path, media_type="application/octet-stream")
 
-    @app.post("/v1/shutdown", status_code=202)
+    @app.post("/v1/shutdown", status_code=202, response_model=contract.ShutdownAccepted,
+              responses=error_responses(*auth))
     def shutdown() -> dict:
         log.info("shutdown requested over HTTP")
         if on_shutdown is not None:
             on_shutdown()
         return {"ok": True}
 
+    def build_openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, routes=app.routes,
+                                 description="ProcDream's engine: paint and sketch jobs over HTTP. Every "
+                                             "route needs the bearer token.")
+            app.openapi_schema = contract.add_submission_and_security(schema, queue.kinds)
+        return app.openapi_schema
+
+    app.openapi = build_openapi
     return app
 
 
@@ -282,6 +383,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="import MODULE at start so the job kinds it registers are served (repeatable)")
     parser.add_argument("--keep", type=int, default=32, help="finished jobs whose results are kept")
     parser.add_argument("--max-faces", type=int, default=MeshLimits.max_faces, help="largest mesh accepted")
+    parser.add_argument("--max-queued", type=int, default=64, help="jobs waiting at most; more get 429")
+    parser.add_argument("--max-body-mib", type=float, default=ServerLimits.max_body_bytes / 2**20,
+                        help="largest request body in MiB; larger get 413")
+    parser.add_argument("--max-file-mib", type=float, default=2048.0,
+                        help="largest result file served, in MiB; a larger one gets 422")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="validate and queue jobs as usual, then finish them at once without running "
+                             "(for testing clients against the real contract)")
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     parser.add_argument("--access-log", action="store_true", help="log every request (noisy: clients poll)")
     return parser
@@ -307,7 +416,11 @@ def main(argv: list[str] | None = None) -> int:
     device = pick_device(args.device)
     work_dir = Path(args.work_dir).expanduser() if args.work_dir else token_file.parent / "engine-work"
     limits = MeshLimits(max_faces=args.max_faces, max_vertices=3 * args.max_faces)
-    queue = JobQueue(work_dir, device=device, keep=args.keep, mesh_limits=limits)
+    for flag in ("max_queued", "max_body_mib", "max_file_mib", "keep", "max_faces"):
+        if getattr(args, flag) <= 0:
+            raise SystemExit(f"--{flag.replace('_', '-')} must be positive, got {getattr(args, flag)}")
+    queue = JobQueue(work_dir, device=device, keep=args.keep, mesh_limits=limits, max_queued=args.max_queued,
+                     max_file_bytes=int(args.max_file_mib * 2**20), dry_run=args.dry_run)
     url = socket_url(sock)
 
     def request_shutdown() -> None:
@@ -321,7 +434,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout = sys.stderr
         log.info("engine ready at %s on %s with job kinds: %s", url, device, ", ".join(sorted(KINDS)) or "none")
 
-    app = create_app(token, queue, device, on_shutdown=request_shutdown)
+    app = create_app(token, queue, device, on_shutdown=request_shutdown,
+                     limits=ServerLimits(max_body_bytes=int(args.max_body_mib * 2**20)))
     config = uvicorn.Config(app, log_config=None, log_level=args.log_level, access_log=args.access_log,
                             lifespan="off", timeout_graceful_shutdown=5)
     server = _ReadyServer(config, on_ready=announce)

@@ -23,8 +23,16 @@ from .meshwire import MeshArrays, WireFormatError, decode_array
 MAX_PROMPT_CHARS = 1000
 TEXTURE_SIZES = (256, 512, 1024, 2048, 4096)
 
+#: The JSON Schema of a Prompt says exactly what the server accepts: between optional whitespace,
+#: 1 to MAX_PROMPT_CHARS characters that start and end with a non-space (Python's ``str.strip``
+#: and the pattern's ``\s`` agree on what whitespace is; a plain maxLength would not, with padding).
+PROMPT_PATTERN = rf"^\s*(?:\S|\S[\s\S]{{0,{MAX_PROMPT_CHARS - 2}}}\S)\s*$"
 #: A text prompt: surrounding whitespace stripped, then 1 to MAX_PROMPT_CHARS characters.
-Prompt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_PROMPT_CHARS)]
+Prompt = Annotated[str, pydantic.BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v),
+                   StringConstraints(min_length=1, max_length=MAX_PROMPT_CHARS),
+                   pydantic.WithJsonSchema({"type": "string", "pattern": PROMPT_PATTERN,
+                                            "description": f"1 to {MAX_PROMPT_CHARS} characters once "
+                                                           "surrounding whitespace is stripped"})]
 #: Texture edge length in pixels (square textures); a fixed set so memory use is predictable.
 TextureSize = Literal[256, 512, 1024, 2048, 4096]
 #: A random seed that fits numpy's and torch's generators.
@@ -34,7 +42,8 @@ Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
 class ParamsModel(BaseModel):
     """Base for job params: unknown keys are errors, so a misspelt parameter is never ignored."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Strict: "5" is not an integer and 1 is not true, as the published JSON Schema says.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ValidationError(ValueError):

@@ -155,9 +155,11 @@ def _track(scene, frames: list[int], table: instances.InstanceTable) -> MotionTr
     return MotionTrack(cameras, matrices, moving, total)
 
 
-def _save_render_png(scene, path: Path) -> np.ndarray:
+def _save_render_png(scene, path: Path) -> None:
     """Save the Render Result's combined image as an 8-bit PNG through the scene's colour
-    management (tmp + rename); return it as uint8 HxWx3, rows top-down."""
+    management (tmp + rename). It is read back outside bpy (:func:`_read_png`): loading it as a
+    Blender image would add a datablock between the two renders of a frame, which made Cycles
+    update its scene again for the ground-truth render (0.7 s per 320x240 meadow frame)."""
     settings = scene.render.image_settings
     saved = compat.image_format(settings)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.png")
@@ -166,16 +168,15 @@ def _save_render_png(scene, path: Path) -> np.ndarray:
         bpy.data.images["Render Result"].save_render(str(tmp), scene=scene)
     finally:
         compat.set_image_format(settings, **saved)
-    img = bpy.data.images.load(str(tmp))
-    try:
-        w, h = img.size
-        px = np.empty(w * h * img.channels, np.float32)
-        img.pixels.foreach_get(px)
-    finally:
-        bpy.data.images.remove(img)
     os.replace(tmp, path)
-    rgb = px.reshape(h, w, -1)[::-1, :, :3]
-    return (rgb * 255.0 + 0.5).astype(np.uint8)
+
+
+def _read_png(path: Path) -> np.ndarray:
+    """An 8-bit RGB PNG as uint8 HxWx3, rows top-down."""
+    from PIL import Image
+
+    with Image.open(path) as img:
+        return np.asarray(img.convert("RGB"))
 
 
 @dataclass
@@ -187,7 +188,6 @@ class _RenderedFrame:
     #: the ground-truth render's multilayer EXR, read (and removed unless kept) by _finish_frame.
     exr: Path
     layer: str
-    rgb: np.ndarray
     camera: dict
     forward: bool
     backward: bool
@@ -203,17 +203,17 @@ def _render_passes(scene, frame: int, frame_dir: Path, cfg: RenderConfig, *, for
     cycles.samples, cycles.use_denoising = cfg.samples, cfg.denoise
     _data_passes(layer, False, vector)
     bpy.ops.render.render(write_still=False, scene=scene.name)
-    rgb = _save_render_png(scene, staged / "rgb.png")
+    _save_render_png(scene, staged / "rgb.png")
     exr_path = staged / "passes.exr"
     scene.render.filepath = str(exr_path)
     # A scratch file, read back at once: compression would be wasted time.
     compat.set_image_format(scene.render.image_settings, "OPEN_EXR_MULTILAYER", "32", exr_codec="NONE")
     cycles.samples, cycles.use_denoising = 1, False
     _data_passes(layer, True, vector)
-    # Volumes scatter camera rays before they reach a surface, and even their boundaries shift the
-    # 1-spp random sequence at alpha-cut leaves, so camera rays ignore the atmosphere in the
-    # ground-truth render (measured on meadow: every pass bit-identical to no haze). Ray visibility,
-    # not hide_render: hiding re-syncs the scene, 1.4 s vs 0.5 s per 320x240 frame.
+    # Volumes scatter camera rays before they reach a surface, so camera rays ignore the
+    # atmosphere in the ground-truth render: every pass is bit-identical to a render without it
+    # (meadow). Ray visibility, not hide_render (which re-syncs the scene) nor the view layer's
+    # volume filter (which shifts the 1-spp random sequence at ~30 alpha-cut leaf pixels).
     air = [o for o in scene.objects if labels.is_atmosphere(o) and not o.hide_render and o.visible_camera]
     try:
         for obj in air:
@@ -223,7 +223,7 @@ def _render_passes(scene, frame: int, frame_dir: Path, cfg: RenderConfig, *, for
         for obj in air:
             obj.visible_camera = True
         cycles.samples, cycles.use_denoising = cfg.samples, cfg.denoise
-    return _RenderedFrame(staged, frame_dir, exr_path, _layer(scene).name, rgb,
+    return _RenderedFrame(staged, frame_dir, exr_path, _layer(scene).name,
                           camera.camera_record(scene, scene.camera, frame), forward, backward)
 
 
@@ -273,7 +273,7 @@ def _finish_frame(job: _RenderedFrame, table: instances.InstanceTable, lut: np.n
     writer.save_json(job.staged / "camera.json", job.camera)
     writer.save_json(job.staged / "instances.json", {"instances": convert.visible_instances(instance, lut)})
     if cfg.preview:
-        tiles = {**arrays, "rgb": job.rgb}
+        tiles = {**arrays, "rgb": _read_png(job.staged / "rgb.png")}
         writer.save_png(job.staged / "preview.png", preview.compose(tiles))
     return writer.commit_dir(job.staged, job.final)
 
