@@ -150,6 +150,27 @@ def render_gt_overhead(repeat: int) -> dict:
     }
 
 
+@bench("engine_load")
+def engine_load(repeat: int) -> dict:
+    """16 loopback clients submit (with a mesh), poll and cancel jobs for ``8 * repeat`` s against a
+    real engine process serving the tests' job kinds, while one more times GET /v1/info: p50/p99
+    latency, jobs, 429s, and the engine's RSS before and after (after a 2-s warm-up run)."""
+    import tempfile
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from test_engine_contract import run_load, start_engine
+
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = start_engine(Path(tmp), "--keep", "100000", "--max-queued", "32")
+        try:
+            run_load(engine, clients=4, seconds=2.0)
+            figures = run_load(engine, clients=16, seconds=8.0 * repeat)
+        finally:
+            engine.stop()
+    figures["problems"] = figures["problems"][:5]
+    return figures
+
+
 @bench("transpiler")
 def transpiler_speed(repeat: int) -> dict:
     """Transpile and rebuild a 500-node random geometry-nodes graph (target: < 2 s together)."""
