@@ -186,6 +186,16 @@ def add_submission_and_security(schema: dict, kinds: dict[str, JobKind]) -> dict
     components["securitySchemes"] = {SECURITY_SCHEME: {"type": "http", "scheme": "bearer",
                                                        "description": "the token in the engine's token file"}}
     schema["security"] = [{SECURITY_SCHEME: []}]
+    # FastAPI documents its own 422 on every route with parameters; its path parameters are plain
+    # strings that never fail, and our 422s use ErrorBody, so that body is never sent.
+    fastapi_422 = "#/components/schemas/HTTPValidationError"
+    for operations in schema["paths"].values():
+        for op in operations.values():
+            body = op.get("responses", {}).get("422", {}).get("content", {}).get("application/json", {})
+            if body.get("schema", {}).get("$ref") == fastapi_422:
+                del op["responses"]["422"]
+    for name in ("HTTPValidationError", "ValidationError"):
+        components["schemas"].pop(name, None)
     post = schema["paths"]["/v1/jobs"]["post"]
     post["requestBody"] = {"required": True, "content": {"application/json": {
         "schema": {"$ref": "#/components/schemas/JobRequest"}}}}

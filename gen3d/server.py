@@ -53,6 +53,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from .. import __version__
 from . import contract
@@ -202,8 +203,17 @@ def create_app(token: str, queue: JobQueue, device: str, on_shutdown: Callable[[
         return error_response(429, None, str(exc), headers={"Retry-After": "5"})
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request, exc: StarletteHTTPException):
-        return error_response(exc.status_code, None, str(exc.detail), headers=exc.headers)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the first route that matched the path; a path served by two
+            # routes (GET and POST /v1/jobs) must list both. HEAD is implied by GET (RFC 9110).
+            methods = set()
+            for route in app.routes:
+                if getattr(route, "methods", None) and route.matches(request.scope)[0] != Match.NONE:
+                    methods |= route.methods
+            headers["Allow"] = ", ".join(sorted(methods - {"HEAD"}))
+        return error_response(exc.status_code, None, str(exc.detail), headers=headers)
 
     @app.get("/v1/info", response_model=contract.Info, responses=error_responses(*auth))
     def info() -> dict:
