@@ -72,6 +72,26 @@ def test_camera_translation_gives_exact_flow_forward_and_backward(bpy, tmp_path)
                                [step, 0, 0], atol=1e-6)
 
 
+def test_render_frame_alone_gives_the_same_exact_flow(bpy, tmp_path):
+    from procdream.render_gt import render_frame
+    from procdream.render_gt.render import prepare
+
+    depth, step = 5.0, 0.25
+    scene = gt_scenes.empty_scene()
+    cam = gt_scenes.add_camera(scene, (0.0, 0.0, depth))
+    gt_scenes.add_plane("ground")
+    gt_scenes.keyframe_linear(cam, [(1, (0.0, 0.0, depth)), (3, (2 * step, 0.0, depth))])
+    prepare(scene, CFG)
+    table = instances.assign_instances(scene)
+    render_frame(scene, 2, tmp_path / "one", CFG, table, forward=True, backward=True)
+    f = load_frame(tmp_path / "one")
+    expected_u = -f["K"][0, 0] * step / depth
+    np.testing.assert_allclose(f["flow_forward"][..., 0], expected_u, rtol=1e-4)
+    np.testing.assert_allclose(f["flow_backward"][..., 0], -expected_u, rtol=1e-4)
+    np.testing.assert_allclose(f["flow_forward"][..., 1], 0.0, atol=1e-4)
+    assert not scene.view_layers[0].use_pass_vector  # rigid: by reprojection, no Vector pass
+
+
 def test_object_moving_up_has_negative_v(bpy, tmp_path):
     scene = gt_scenes.empty_scene()
     gt_scenes.add_camera(scene, (0.0, -6.0, 1.0), rotation_deg=(90.0, 0.0, 0.0))  # looks along +y
