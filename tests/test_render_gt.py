@@ -51,12 +51,18 @@ def test_tilted_plane_matches_ray_plane_intersection(bpy, tmp_path):
     np.testing.assert_allclose(f["normal"], np.broadcast_to(n_cam, (H, W, 3)), atol=1e-4)
 
 
-def test_camera_translation_gives_exact_flow_forward_and_backward(bpy, tmp_path):
-    depth, step = 5.0, 0.25
+def _camera_sliding_over_a_plane(depth: float, step: float):
+    """A camera ``depth`` m above a plane, moving ``step`` m along its own +x per frame (frames 1-3)."""
     scene = gt_scenes.empty_scene()
     cam = gt_scenes.add_camera(scene, (0.0, 0.0, depth))
     gt_scenes.add_plane("ground")
     gt_scenes.keyframe_linear(cam, [(1, (0.0, 0.0, depth)), (3, (2 * step, 0.0, depth))])
+    return scene
+
+
+def test_camera_translation_gives_exact_flow_forward_and_backward(bpy, tmp_path):
+    depth, step = 5.0, 0.25
+    scene = _camera_sliding_over_a_plane(depth, step)
     frames = render(scene, tmp_path, frames=(1, 2, 3))
     fx = frames[0]["K"][0, 0]
     expected_u = -fx * step / depth  # the camera moves right, so the scene moves left
@@ -77,10 +83,7 @@ def test_render_frame_alone_gives_the_same_exact_flow(bpy, tmp_path):
     from procdream.render_gt.render import prepare
 
     depth, step = 5.0, 0.25
-    scene = gt_scenes.empty_scene()
-    cam = gt_scenes.add_camera(scene, (0.0, 0.0, depth))
-    gt_scenes.add_plane("ground")
-    gt_scenes.keyframe_linear(cam, [(1, (0.0, 0.0, depth)), (3, (2 * step, 0.0, depth))])
+    scene = _camera_sliding_over_a_plane(depth, step)
     prepare(scene, CFG)
     table = instances.assign_instances(scene)
     render_frame(scene, 2, tmp_path / "one", CFG, table, forward=True, backward=True)
