@@ -3,6 +3,7 @@ through the dataset CLI, and transpiled code crosses versions as the README says
 
 Runs in the main suite on 5.0.1 and, through ``make test-bpy-<version>``, on each LTS release
 (marker ``compat``; tests/conftest.py documents ENGINE_PYTHON, a Python with bpy 5.0.1 there).
+On 5.0.1 the CLI renders one type; tests/test_worlds.py renders every type there in-process.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ REGRESSIONS = {
 
 @pytest.mark.parametrize("scene_type", SCENE_TYPES)
 def test_every_scene_type_renders_through_the_dataset_cli(tmp_path, scene_type):
+    if bpy.app.version >= (5, 0, 0) and scene_type != "meadow":
+        # On the main Blender, tests/test_worlds.py renders every type in-process with the same
+        # frame checks; the CLI path needs one type. The LTS releases run all of them here.
+        pytest.skip("every type is rendered by test_worlds on Blender 5; the CLI path by meadow")
     out = tmp_path / "ds"
     # The argument list after "--" is what `blender -b -P scripts/gen_dataset.py -- ...` passes
     # (PyPI has no Blender binary, so the bpy module stands in for it).
