@@ -234,24 +234,25 @@ def create_app(token: str, queue: JobQueue, device: str, on_shutdown: Callable[[
     @app.post("/v1/jobs", status_code=202, response_model=contract.Submitted,
               responses=error_responses(*auth, 413, 422, 429, 503))
     async def submit(request: Request) -> dict:
-        # The body is validated by the kind's own models (queue.submit), which is also what the
-        # published JobRequest schema is built from; FastAPI's validation would name fields its way.
-        raw = await request.body()
+        # Parsed and decoded in the thread pool: a large mesh must not block the event loop.
+        job_id = await run_in_threadpool(_submit_body, await request.body())
+        return {"id": job_id, "state": "queued"}
+
+    def _submit_body(raw: bytes) -> str:
+        # The kind's own models validate the body (queue.submit); the published JobRequest schema
+        # is built from the same models, and errors name fields the way the rest of the API does.
         try:
             body = json.loads(raw) if raw.strip() else None
         except (UnicodeDecodeError, ValueError) as exc:
             raise ValidationError("body", f"not valid JSON: {exc}") from None
         if not isinstance(body, dict):
-            raise ValidationError("body", "must be a JSON object: {\"kind\": ..., \"params\": {...}, "
-                                          "\"mesh\": ...}")
+            raise ValidationError("body", 'must be a JSON object: {"kind": ..., "params": {...}, "mesh": ...}')
         unknown = sorted(set(body) - {"kind", "params", "mesh"})
         if unknown:
             raise ValidationError(unknown[0], "unknown field; a job request has kind, params and mesh")
         if "kind" not in body:
             raise ValidationError("kind", "is required: one of the kinds listed by GET /v1/info")
-        # Decoding a large mesh must not block the event loop.
-        job_id = await run_in_threadpool(queue.submit, body["kind"], body.get("params", {}), body.get("mesh"))
-        return {"id": job_id, "state": "queued"}
+        return queue.submit(body["kind"], body.get("params", {}), body.get("mesh"))
 
     @app.get("/v1/jobs", response_model=contract.JobList, responses=error_responses(*auth))
     def list_jobs() -> dict:

@@ -97,8 +97,8 @@ DATA_PASSES = ("use_pass_z", "use_pass_normal", "use_pass_object_index")
 
 def _data_passes(layer, gt: bool, vector: bool) -> None:
     """Passes for the RGB render (``gt`` False) and the ground-truth one. Depth, Normal and Object
-    Index stay on for both: they leave Combined bit-identical and cost no measurable time, while
-    switching them makes Cycles update its film between the two renders of every frame. The
+    Index stay on for both: they leave Combined bit-identical and cost no measurable time, and
+    nothing then changes between a frame's two renders but the samples and the haze. The
     Vector pass only when flow cannot come from depth (``vector``): it makes Cycles sync the
     scene at the neighbouring frames, which cost the ground truth 1.35x an RGB-only render
     (scripts/bench.py). Blender 4.x cannot switch it on again without losing the motion (see
@@ -329,9 +329,10 @@ def render_sequence(scene, frames: list[int], scene_dir: str | Path, cfg: Render
     writer.save_npz(out / INSTANCES_FILE, **table.instance_arrays())
     info["instances_file"] = INSTANCES_FILE
     done: list[Path] = []
-    # Cycles syncs the scene on one thread (on meadow, ~0.8 s of every render goes to its
-    # per-instance sync: py-spy), so one frame's files are written on a worker thread while the
-    # next frame renders; bpy releases the GIL while rendering. One frame in flight at most.
+    # A frame's files (EXR read, conversion, writes: 0.2-0.4 s on meadow at 320x240) are written
+    # on a worker thread while the next frame renders, off the critical path; bpy releases the GIL
+    # while rendering. One frame in flight at most; an error surfaces at the next frame, and the
+    # pool is drained before it propagates, so a finished frame is always committed whole.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="procdream-gt") as pool:
         pending = None
         for i, frame in enumerate(frames):
