@@ -16,9 +16,9 @@ ROOT = Path(__file__).resolve().parent.parent
 ENGINE_PYTHON = os.environ.get("PROCDREAM_TEST_ENGINE_PYTHON") or sys.executable
 
 
-# The engine's tests import torch (or numba) at module level. The LTS test venvs have neither, and
+# The engine's tests import torch, numba or the server's packages at module level. The LTS test venvs have none, and
 # run only the ``compat`` tests, none of which is in these modules.
-_ENGINE_MODULES = ["test_gen3d_*.py", "test_environment.py", "tiny_sd.py"]
+_ENGINE_MODULES = ["test_gen3d_*.py", "test_engine_contract.py", "test_environment.py", "tiny_sd.py"]
 collect_ignore_glob = [] if importlib.util.find_spec("torch") else _ENGINE_MODULES
 
 
