@@ -371,3 +371,9 @@ def test_a_wrong_method_is_405_listing_every_method_of_the_path(raw):
     assert status == 405 and headers["allow"] == "GET, POST"
     assert json.loads(data)["error"]["message"]
     assert raw.request("PUT", "/v1/info")[1]["allow"] == "GET"
+
+
+@pytest.mark.parametrize("flag", ["--max-queued", "--max-body-mib", "--max-file-mib"])
+def test_a_limit_that_is_not_positive_is_named_at_start(tmp_path, flag):
+    with pytest.raises(SystemExit, match=f"{flag} must be positive"):
+        server.main(["--token-file", str(tmp_path / "token"), flag, "0"])
